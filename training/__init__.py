@@ -1,0 +1,1 @@
+"""Training, evaluation, dataset tooling and promotion for the triage engine."""

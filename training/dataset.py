@@ -1,0 +1,159 @@
+"""Starter dataset tooling: near-copy detection, merging helper-written slices, frozen splits,
+and the datasheet.
+
+    python -m training.dataset build     # raw/*.jsonl -> train.jsonl + test.jsonl (once; test is frozen)
+    python -m training.dataset check     # near-copies within the set and across the splits
+    python -m training.dataset datasheet # counts per topic x language, urgency, script, kk form
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+
+from triage.io import read_records, write_jsonl
+from triage.settings import get_settings
+
+NEAR_COPY_JACCARD = 0.8
+FIELDS = ["id", "text", "topic", "authority", "urgency", "language", "script", "district", "channel",
+          "kk_form", "code_switched"]
+_WS = re.compile(r"\s+")
+
+
+def _canon(text: str) -> str:
+    return _WS.sub(" ", text.lower()).strip()
+
+
+def near_copy_pairs(texts_a: list[str], texts_b: list[str] | None = None, threshold: float = NEAR_COPY_JACCARD,
+                    n: int = 5) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, jaccard) whose character n-gram sets have Jaccard >= threshold.
+
+    Within ``texts_a`` when ``texts_b`` is None (i < j), else between a[i] and b[j]. Sparse
+    matrix products keep it to seconds for tens of thousands of texts.
+    """
+    vec = CountVectorizer(analyzer="char", ngram_range=(n, n), binary=True, lowercase=False,
+                          preprocessor=_canon, dtype=np.int32)
+    corpus = list(texts_a) + list(texts_b or [])
+    X = vec.fit_transform(corpus).tocsr()
+    A, B = X[: len(texts_a)], (X[len(texts_a):] if texts_b is not None else X)
+    sizes_a = np.asarray(A.sum(axis=1)).ravel()
+    sizes_b = np.asarray(B.sum(axis=1)).ravel()
+    inter = (A @ B.T).tocoo()
+    out = []
+    for i, j, k in zip(inter.row, inter.col, inter.data, strict=True):
+        if texts_b is None and j <= i:
+            continue
+        jac = k / max(1, sizes_a[i] + sizes_b[j] - k)
+        if jac >= threshold:
+            out.append((int(i), int(j), float(jac)))
+    return out
+
+
+def build(raw_dir: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 13) -> dict:
+    """Merge raw slices, drop exact and near copies (keeping the first), split stratified by
+    (topic, language). Refuses to overwrite an existing frozen test split."""
+    test_path, train_path = out_dir / "test.jsonl", out_dir / "train.jsonl"
+    if test_path.exists():
+        raise SystemExit(f"{test_path} exists: the test split is frozen; delete it by hand to rebuild")
+    rows = []
+    for p in sorted(raw_dir.glob("*.jsonl")):
+        for r in read_records(p):
+            r["text"] = r["text"].strip()
+            rows.append(r)
+    seen, uniq = set(), []
+    for r in rows:
+        key = _canon(r["text"])
+        if key not in seen:
+            seen.add(key)
+            uniq.append(r)
+    drop = {j for _, j, _ in near_copy_pairs([r["text"] for r in uniq])}
+    kept = [r for k, r in enumerate(uniq) if k not in drop]
+    rng = random.Random(seed)
+    strata = collections.defaultdict(list)
+    for r in kept:
+        strata[(r["topic"], r["language"])].append(r)
+    train, test = [], []
+    for key in sorted(strata):
+        group = strata[key]
+        rng.shuffle(group)
+        k = round(len(group) * test_fraction)
+        test += group[:k]
+        train += group[k:]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    for split, items in (("train", train), ("test", test)):
+        for i, r in enumerate(items, 1):
+            r["id"] = f"{split}-{i:05d}"
+    write_jsonl(train_path, [{f: r.get(f) for f in FIELDS} for r in train])
+    write_jsonl(test_path, [{f: r.get(f) for f in FIELDS} for r in test])
+    return {"raw": len(rows), "exact_copies": len(rows) - len(uniq), "near_copies": len(drop),
+            "train": len(train), "test": len(test)}
+
+
+def kk_form(r: dict) -> str:
+    return r.get("kk_form") or "-"
+
+
+def datasheet(records: list[dict]) -> str:
+    """Markdown tables of the dataset's composition."""
+    n = len(records)
+    langs = ["kk", "ru", "en"]
+    lines = [f"Total messages: **{n}**.", "", "| topic | " + " | ".join(langs) + " | total |",
+             "|---|" + "---:|" * (len(langs) + 1)]
+    by = collections.Counter((r["topic"], r["language"]) for r in records)
+    for t in sorted({r["topic"] for r in records}):
+        cells = [by[(t, lang)] for lang in langs]
+        lines.append(f"| {t} | " + " | ".join(map(str, cells)) + f" | {sum(cells)} |")
+    tot = collections.Counter(r["language"] for r in records)
+    lines.append("| **all** | " + " | ".join(f"{tot[lang]} ({tot[lang] / n:.0%})" for lang in langs) + f" | {n} |")
+
+    def table(title, counter):
+        rows = [f"| {title} | count | share |", "|---|---:|---:|"]
+        rows += [f"| {k} | {v} | {v / sum(counter.values()):.1%} |" for k, v in counter.most_common()]
+        return rows
+
+    kk = [r for r in records if r["language"] == "kk"]
+    lines += ["", *table("urgency", collections.Counter(r["urgency"] for r in records))]
+    lines += ["", *table("script", collections.Counter(r["script"] for r in records))]
+    lines += ["", *table("Kazakh form (of kk messages)", collections.Counter(kk_form(r) for r in kk))]
+    lines += ["", *table("channel", collections.Counter(r["channel"] for r in records))]
+    lines += ["", *table("district", collections.Counter(r["district"] or "null" for r in records))]
+    cs = sum(bool(r.get("code_switched")) for r in records)
+    lines += ["", f"Code-switched Kazakh-Russian messages: {cs} ({cs / n:.1%})."]
+    crit = collections.Counter(r["language"] for r in records if r["urgency"] == "critical")
+    lines += [f"Critical messages per language: {dict(crit)}; all route to emergency_service."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.dataset", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["build", "check", "datasheet"])
+    ap.add_argument("--data-dir", type=Path, default=get_settings().data_dir)
+    args = ap.parse_args(argv)
+    d = args.data_dir
+    if args.command == "build":
+        print(json.dumps(build(d / "raw", d), indent=2))
+        return 0
+    train, test = read_records(d / "train.jsonl"), read_records(d / "test.jsonl")
+    if args.command == "datasheet":
+        print(datasheet(train + test))
+        return 0
+    texts = [r["text"] for r in train + test]
+    within = near_copy_pairs(texts)
+    across = near_copy_pairs([r["text"] for r in test], [r["text"] for r in train])
+    print(f"{len(texts)} messages; near-copies (char 5-gram Jaccard >= {NEAR_COPY_JACCARD}): "
+          f"{len(within)} within the set, {len(across)} test~train")
+    return 1 if within or across else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Train a triage model: out-of-fold thresholds, final fit, evaluation, model directory, MLflow.
+
+Used by ``triage train``; also ``python -m training.train`` with the same flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+from tqdm.auto import tqdm
+
+from triage.artifacts import save_model_dir
+from triage.errors import DataError
+from triage.io import read_records
+from triage.langid import LanguageIdentifier
+from triage.model import HEADS, TriageModel, make_features, make_head
+from triage.rules import EmergencyRules
+from triage.settings import get_settings
+from triage.text import clean, normalize, skeleton
+from training.metrics import precision_threshold
+
+# Chosen by cross-validation on the starter train split (see `python -m training.experiments`).
+DEFAULT_HEADS = {
+    "topic": {"kind": "svm", "C": 0.5},
+    "authority": {"kind": "svm", "C": 0.5},
+    "urgency": {"kind": "svm", "C": 0.5},
+}
+
+
+@dataclass
+class TrainConfig:
+    heads: dict[str, dict] = field(default_factory=lambda: {h: dict(v) for h, v in DEFAULT_HEADS.items()})
+    features: dict = field(default_factory=dict)
+    folds: int = 5
+    seed: int = 13
+    precision_target: float = 0.95
+    critical_recall_target: float = 0.99
+
+
+@dataclass
+class Dataset:
+    texts: list[str]
+    labels: dict[str, list[str | None]]
+    languages: list[str] | None
+    sha256: str
+    paths: list[str]
+
+
+def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dict[str, str] | None = None,
+                 language_column: str = "language") -> Dataset:
+    """Read JSONL/CSV files; heads whose column is absent from every file are not trained."""
+    head_columns = head_columns or {h: h for h in HEADS}
+    records, h = [], hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        h.update(p.read_bytes())
+        rows = read_records(p)
+        if rows and text_column not in rows[0]:
+            raise DataError(f"{p}: no {text_column!r} column (columns: {', '.join(rows[0])})")
+        records += rows
+    if not records:
+        raise DataError("no training records")
+    texts, keep = [], []
+    for i, r in enumerate(records):
+        t = r.get(text_column)
+        if isinstance(t, str) and t.strip():
+            texts.append(clean(t, get_settings().max_text_chars).text)
+            keep.append(i)
+    records = [records[i] for i in keep]
+    labels = {head: [(None if r.get(col) is None else str(r[col])) for r in records]
+              for head, col in head_columns.items() if any(r.get(col) is not None for r in records)}
+    if not labels:
+        raise DataError(f"no label column found (looked for {', '.join(head_columns.values())})")
+    langs = [r.get(language_column) for r in records]
+    languages = langs if all(lang in ("kk", "ru", "en") for lang in langs) else None
+    return Dataset(texts, labels, languages, h.hexdigest(), [str(p) for p in paths])
+
+
+def build_model(config: TrainConfig) -> TriageModel:
+    heads = {h: make_head(spec.get("kind", "svm"), spec.get("C", 0.5)) for h, spec in config.heads.items()}
+    return TriageModel(features=make_features(**config.features), heads=heads)
+
+
+def out_of_fold(ds: Dataset, config: TrainConfig, progress: bool = True) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities per head: the validation data thresholds are chosen on."""
+    strat_head = "topic" if "topic" in ds.labels else next(iter(ds.labels))
+    y = np.array([v or "" for v in ds.labels[strat_head]])
+    min_count = min(np.unique(y, return_counts=True)[1])
+    folds = max(2, min(config.folds, min_count))
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+    oof: dict[str, np.ndarray] = {}
+    classes: dict[str, list[str]] = {}
+    texts = np.array(ds.texts, dtype=object)
+    for tr, va in tqdm(list(skf.split(texts, y)), desc="cross-validation", disable=not progress):
+        m = build_model(config).fit(list(texts[tr]), {h: [v[i] for i in tr] for h, v in ds.labels.items()})
+        probas = m.predict_proba(m.prepare(list(texts[va])))
+        for h, p in probas.items():
+            if h not in classes:
+                classes[h] = sorted({v for v in ds.labels[h] if v is not None})
+                oof[h] = np.zeros((len(texts), len(classes[h])))
+            cols = [classes[h].index(c) for c in m.classes_[h]]
+            oof[h][np.ix_(va, cols)] = p
+    return {"classes": classes, **oof}  # type: ignore[dict-item]
+
+
+def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: EmergencyRules) -> dict:
+    """Per-head confidence thresholds reaching ``precision_target`` on out-of-fold predictions,
+    and the critical-urgency probability threshold reaching ``critical_recall_target`` together
+    with the emergency rules."""
+    classes = oof["classes"]
+    out: dict = {"thresholds": {}, "critical_threshold": None, "validation": {}}
+    skels = [skeleton(normalize(t)) for t in ds.texts]
+    crit_t = None
+    if "urgency" in oof and "critical" in classes["urgency"]:
+        y = np.array(ds.labels["urgency"], dtype=object)
+        p = oof["urgency"][:, classes["urgency"].index("critical")]
+        rule_hit = np.array([bool(rules.find(s)) for s in skels])
+        is_crit = y == "critical"
+        crit_t = 0.5
+        for t in np.arange(0.5, 0.019, -0.01):
+            crit_t = float(round(t, 2))
+            if ((p[is_crit] >= t) | rule_hit[is_crit]).mean() >= config.critical_recall_target:
+                break
+        flagged = (p >= crit_t) | rule_hit
+        out["critical_threshold"] = crit_t
+        out["validation"]["critical_recall"] = float(flagged[is_crit].mean())
+        out["validation"]["critical_precision"] = float(is_crit[flagged].mean()) if flagged.any() else 0.0
+    for h, proba in ((h, v) for h, v in oof.items() if h != "classes"):
+        y = np.array(ds.labels[h], dtype=object)
+        known = np.array([v is not None for v in y])
+        pred_idx = proba.argmax(1)
+        if h == "urgency" and crit_t is not None:
+            c = classes[h].index("critical")
+            pred_idx = np.where(proba[:, c] >= crit_t, c, pred_idx)
+        pred = np.array(classes[h], dtype=object)[pred_idx]
+        conf = proba[np.arange(len(proba)), pred_idx]
+        correct = (pred == y)[known]
+        t = precision_threshold(conf[known], correct, config.precision_target)
+        out["thresholds"][h] = t
+        m = conf[known] >= t
+        out["validation"][h] = {
+            "accuracy": float(correct.mean()),
+            "coverage": float(m.mean()),
+            "precision_at_threshold": float(correct[m].mean()) if m.any() else float("nan"),
+        }
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _versions() -> dict:
+    import joblib
+    import lingua  # noqa: F401
+    import sklearn
+    import spacy
+
+    from triage import __version__
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "spacy": spacy.__version__, "joblib": joblib.__version__, "triage": __version__}
+
+
+def train(paths: list[Path], output: Path, text_column: str = "text", head_columns: dict[str, str] | None = None,
+          config: TrainConfig | None = None, progress: bool = True) -> dict:
+    """Train and save a model directory. Returns its manifest."""
+    config = config or TrainConfig()
+    settings = get_settings()
+    t0 = time.perf_counter()
+    ds = load_dataset(paths, text_column, head_columns)
+    rules = EmergencyRules.load(settings.emergency_rules_path)
+    oof = out_of_fold(ds, config, progress)
+    chosen = choose_thresholds(ds, oof, config, rules)
+    if progress:
+        print("fitting final model on all training data ...", flush=True)
+    model = build_model(config).fit(ds.texts, ds.labels)
+    lang_texts, lang_y = ds.texts, ds.languages
+    if lang_y is None:  # a city's export without a language column: learn language ID from the starter set
+        starter = read_records(settings.data_dir / "train.jsonl")
+        lang_texts, lang_y = [r["text"] for r in starter], [r["language"] for r in starter]
+    langid = LanguageIdentifier().fit([normalize(t) for t in lang_texts], lang_y)
+    elapsed = time.perf_counter() - t0
+    manifest = {
+        "model_version": datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + ds.sha256[:8],
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "heads": list(model.heads_),
+        "labels": model.classes_,
+        "languages": list(map(str, langid.classes_)),
+        "thresholds": chosen["thresholds"],
+        "critical_threshold": chosen["critical_threshold"],
+        "validation": chosen["validation"],
+        "data": {"paths": ds.paths, "sha256": ds.sha256, "n": len(ds.texts), "text_column": text_column},
+        "config": asdict(config),
+        "train_seconds": round(elapsed, 1),
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+    }
+    return save_model_dir(Path(output), {"model": model, "langid": langid}, manifest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from triage.cli import main as cli_main
+
+    return cli_main(["train", *(argv or [])])
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

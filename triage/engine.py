@@ -1,0 +1,241 @@
+"""The public entry point: ``Triage.load(path)`` then ``.classify(text)`` / ``.classify_batch(texts)``.
+
+raw text -> clean -> normalize -> skeleton -> features -> heads -> emergency rules -> district ->
+routing -> result. Each step lives in its own module; this one only wires them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triage.artifacts import load_model_dir
+from triage.errors import InvalidTextError, ModelLoadError
+from triage.model import HEADS, TriageModel
+from triage.routing import RoutingTable
+from triage.rules import DistrictResolver, EmergencyRules, raise_urgency
+from triage.settings import Settings, get_settings
+from triage.taxonomy import Taxonomy
+from triage.text import CleanText, clean, script_of
+
+TOP_K = 3
+EXPLAIN_K = 5
+
+
+@dataclass
+class HeadResult:
+    label: str
+    confidence: float
+    alternatives: list[tuple[str, float]]
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "confidence": self.confidence,
+                "alternatives": [[lab, p] for lab, p in self.alternatives]}
+
+
+@dataclass
+class Result:
+    """One classified message. ``to_dict()`` is the documented output contract."""
+
+    language: str
+    script: str
+    topic: HeadResult | None
+    authority: HeadResult | None
+    urgency: HeadResult | None
+    district: str | None
+    recipient: dict | None
+    needs_review: bool
+    reasons: list[str]
+    model_version: str
+    explanation: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    language_confidence: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for h in HEADS:
+            d[h] = getattr(self, h).to_dict() if getattr(self, h) is not None else None
+        d["explanation"] = {h: [[f, w] for f, w in feats] for h, feats in self.explanation.items()}
+        return d
+
+
+class Triage:
+    """A loaded model plus the editable rule, gazetteer and routing files."""
+
+    def __init__(
+        self,
+        model: TriageModel,
+        langid,
+        manifest: dict,
+        taxonomy: Taxonomy,
+        routing: RoutingTable,
+        rules: EmergencyRules,
+        districts: DistrictResolver,
+        settings: Settings,
+    ):
+        self.model = model
+        self.langid = langid
+        self.manifest = manifest
+        self.taxonomy = taxonomy
+        self.routing = routing
+        self.rules = rules
+        self.districts = districts
+        self.settings = settings
+        self.heads = [h for h in HEADS if h in model.heads_]
+        self.thresholds: dict[str, float] = {h: float(t) for h, t in manifest.get("thresholds", {}).items()}
+        self.critical_threshold = manifest.get("critical_threshold")
+        self.version = str(manifest.get("model_version", "unknown"))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, settings: Settings | None = None) -> Triage:
+        """Load a model directory (default: the shipped model) after verifying its artifacts."""
+        settings = settings or get_settings()
+        manifest, art = load_model_dir(Path(path) if path else settings.model_dir)
+        if "model" not in art:
+            raise ModelLoadError("model directory has no 'model' artifact")
+        return cls(
+            art["model"], art.get("langid"), manifest,
+            Taxonomy.load(settings.taxonomy_path), RoutingTable.load(settings.routing_path),
+            EmergencyRules.load(settings.emergency_rules_path), DistrictResolver.load(settings.gazetteer_path),
+            settings,
+        )
+
+    # -- public API -------------------------------------------------------------------------
+
+    def classify(self, text: str, explain: bool = True) -> Result:
+        """Classify one message. Raises :class:`InvalidTextError` for input that is not text."""
+        out = self.classify_batch([text], explain=explain, errors="raise")
+        return out[0]  # type: ignore[return-value]
+
+    def classify_batch(
+        self, texts: Sequence[object], explain: bool = False, errors: str = "raise"
+    ) -> list[Result | InvalidTextError]:
+        """Classify many messages with one vectorized pass.
+
+        ``errors="raise"`` raises on the first invalid input; ``errors="return"`` puts the
+        :class:`InvalidTextError` in that item's place and classifies the rest.
+        """
+        cleaned: list[CleanText | InvalidTextError] = []
+        for t in texts:
+            try:
+                cleaned.append(clean(t, self.settings.max_text_chars))
+            except InvalidTextError as exc:
+                if errors == "raise":
+                    raise
+                cleaned.append(exc)
+        ok = [i for i, c in enumerate(cleaned) if isinstance(c, CleanText)]
+        results: list[Result | InvalidTextError] = list(cleaned)  # type: ignore[arg-type]
+        if not ok:
+            return results
+        raw = [cleaned[i].text for i in ok]  # type: ignore[union-attr]
+        prep = self.model.prepare(raw)
+        probas = self.model.predict_proba(prep)
+        lang_p = self.langid.predict_proba(prep.normalized) if self.langid is not None else None
+        for row, i in enumerate(ok):
+            results[i] = self._assemble(row, raw[row], cleaned[i], prep, probas, lang_p, explain)  # type: ignore[arg-type]
+        return results
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _head(self, head: str, p: np.ndarray) -> HeadResult:
+        classes = self.model.classes_[head]
+        order = np.argsort(-p)
+        best = int(order[0])
+        if head == "urgency" and self.critical_threshold is not None and "critical" in classes:
+            # Missing an emergency costs far more than a false alarm: critical wins at a lower
+            # probability than the argmax, chosen on validation data for recall.
+            c = classes.index("critical")
+            if p[c] >= self.critical_threshold:
+                best = c
+        alts = [(classes[j], round(float(p[j]), 4)) for j in order[:TOP_K]]
+        return HeadResult(classes[best], round(float(p[best]), 4), alts)
+
+    def _explain(self, head: str, label: str, X_row) -> list[tuple[str, float]]:
+        w = self.model.weights(head)
+        if w is None or X_row.nnz == 0:
+            return []
+        c = self.model.classes_[head].index(label)
+        contrib = X_row.data * w[c, X_row.indices]
+        top = np.argsort(-contrib)[:EXPLAIN_K]
+        names = self.model.feature_names()
+        return [(str(names[X_row.indices[j]]).split("__", 1)[-1], round(float(contrib[j]), 4))
+                for j in top if contrib[j] > 0]
+
+    def _assemble(self, row, raw, cleaned, prep, probas, lang_p, explain) -> Result:
+        reasons: list[str] = []
+        heads = {h: self._head(h, probas[h][row]) for h in self.heads}
+        below = {h for h, r in heads.items() if r.confidence < self.thresholds.get(h, 0.0)}
+        reasons += [f"{h}_below_threshold" for h in self.heads if h in below]
+
+        topic = heads.get("topic")
+        authority = heads.get("authority")
+        urgency = heads.get("urgency")
+        route_authority = authority.label if authority else None
+        if topic is not None and (authority is None or "authority" in below):
+            default = self.taxonomy.default_authority(topic.label)
+            if default is not None and default != route_authority:
+                route_authority = default
+                reasons.append("authority_from_topic_default")
+
+        override = False
+        for hit in self.rules.find(prep.skeletons[row]):
+            rule = self.rules.rules[hit.label]
+            reasons.append(f"rule:{hit.label}:{hit.text}")
+            if urgency is not None:
+                new = raise_urgency(urgency.label, rule.urgency)
+                if new != urgency.label:
+                    urgency = _relabel(urgency, new, probas["urgency"][row], self.model.classes_["urgency"])
+                    override = True
+            if rule.authority and rule.authority != route_authority:
+                route_authority = rule.authority
+                if authority is not None:
+                    authority = _relabel(authority, rule.authority, probas["authority"][row],
+                                         self.model.classes_["authority"])
+                override = True
+        if override:
+            reasons.append("rule_override")
+
+        district, _ = self.districts.resolve(prep.skeletons[row])
+        recipient = self.routing.resolve(route_authority, district)
+        if recipient is None:
+            reasons.append("no_recipient")
+
+        language, lang_conf = self._language(row, raw, lang_p)
+        explanation = {}
+        if explain and prep.X is not None:
+            x = prep.X[row]
+            for h, r in (("topic", topic), ("authority", authority), ("urgency", urgency)):
+                if r is not None and h in self.heads:
+                    explanation[h] = self._explain(h, r.label, x)
+        return Result(
+            language=language,
+            script=script_of(raw),
+            topic=topic,
+            authority=authority,
+            urgency=urgency,
+            district=district,
+            recipient=recipient.to_dict() if recipient else None,
+            needs_review=bool(below) or override or recipient is None,
+            reasons=reasons,
+            model_version=self.version,
+            explanation=explanation,
+            warnings=list(cleaned.warnings),
+            language_confidence=lang_conf,
+        )
+
+    def _language(self, row, raw, lang_p) -> tuple[str, float]:
+        if lang_p is None:
+            return ("unknown", 0.0)
+        j = int(np.argmax(lang_p[row]))
+        return str(self.langid.classes_[j]), round(float(lang_p[row][j]), 4)
+
+
+def _relabel(r: HeadResult, label: str, p: np.ndarray, classes: list[str]) -> HeadResult:
+    """The same head result with a rule-imposed label; its confidence is the model's own
+    probability for that label (0 when the model never saw it)."""
+    conf = round(float(p[classes.index(label)]), 4) if label in classes else 0.0
+    return HeadResult(label, conf, r.alternatives)

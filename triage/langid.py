@@ -1,0 +1,87 @@
+"""Language identification for kk / ru / en plus script (Cyrl / Latn).
+
+A maintained detector (lingua, restricted to the three languages) gives confidences; a small linear
+model learned from labelled messages corrects what it misses: Kazakh typed on a Russian keyboard
+looks Russian to it, and Latin Kazakh looks English or Turkish. The learned part sees lingua's
+confidences, the script, whether Kazakh-only letters occur, and character n-grams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from lingua import Language, LanguageDetectorBuilder
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from triage.text import has_kazakh_letters, script_of
+
+_LINGUA = {"kk": Language.KAZAKH, "ru": Language.RUSSIAN, "en": Language.ENGLISH}
+_detector = None
+
+
+def _lingua():
+    # Built lazily and shared: building loads the language models (tens of ms).
+    global _detector
+    if _detector is None:
+        _detector = LanguageDetectorBuilder.from_languages(*_LINGUA.values()).build()
+    return _detector
+
+
+def lingua_confidences(texts: Sequence[str], languages: Sequence[str] = ("kk", "ru", "en")) -> np.ndarray:
+    """Matrix (n_texts, n_languages) of lingua's confidence values, in ``languages`` order."""
+    det = _lingua()
+    rows = (
+        det.compute_language_confidence_values_in_parallel(list(texts))
+        if len(texts) > 1
+        else [det.compute_language_confidence_values(t) for t in texts]
+    )
+    index = {_LINGUA[code]: i for i, code in enumerate(languages) if code in _LINGUA}
+    out = np.zeros((len(texts), len(languages)))
+    for r, row in enumerate(rows):
+        for conf in row:
+            j = index.get(conf.language)
+            if j is not None:
+                out[r, j] = conf.value
+    return out
+
+
+class LanguageIdentifier(ClassifierMixin, BaseEstimator):
+    """``fit(texts, languages)`` / ``predict(texts)`` / ``predict_proba(texts)`` on normalized text
+    (before the skeleton view, so Kazakh letters still count)."""
+
+    def __init__(self, n_features: int = 2**18, C: float = 4.0):
+        self.n_features = n_features
+        self.C = C
+
+    def _vectorizer(self) -> HashingVectorizer:
+        return HashingVectorizer(
+            analyzer="char_wb", ngram_range=(1, 4), n_features=self.n_features, alternate_sign=False,
+            norm="l2",
+        )
+
+    def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        conf = lingua_confidences(texts)
+        dense = np.column_stack(
+            [
+                conf,
+                [script_of(t) == "Latn" for t in texts],
+                [has_kazakh_letters(t) for t in texts],
+            ]
+        ).astype(float)
+        return sp.hstack([self._vectorizer().transform(texts), sp.csr_matrix(dense * 2.0)]).tocsr()
+
+    def fit(self, texts: Sequence[str], languages: Sequence[str]):
+        self.model_ = LogisticRegression(C=self.C, max_iter=2000)
+        self.model_.fit(self._features(texts), np.asarray(languages))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model_.predict_proba(self._features(texts))
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]

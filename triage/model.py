@@ -1,0 +1,152 @@
+"""The learned part of the engine: shared text features and one linear classifier per head.
+
+Composed like scikit-learn estimators: parameters in ``__init__``, learned state ending in ``_``.
+Features are computed once per batch and shared by every head (topic, authority, urgency, or any
+subset a city trains), which keeps ``classify_batch`` one sparse matrix product per head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+
+from triage.text import normalize, skeleton
+
+HEADS = ("topic", "authority", "urgency")
+
+
+def make_features(
+    word_ngrams: tuple[int, int] = (1, 2),
+    char_ngrams: tuple[int, int] = (2, 5),
+    min_df: int = 2,
+    max_word_features: int = 60_000,
+    max_char_features: int = 120_000,
+) -> FeatureUnion:
+    """Sparse TF-IDF word and character n-grams over the skeleton view."""
+    common = dict(min_df=min_df, sublinear_tf=True, lowercase=False, dtype=np.float32)
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=word_ngrams,
+                                     max_features=max_word_features, **common)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams,
+                                     max_features=max_char_features, **common)),
+        ]
+    )
+
+
+def make_head(kind: str = "svm", C: float = 0.5) -> BaseEstimator:
+    """A head classifier by name: ``svm`` (LinearSVC, sigmoid-calibrated), ``logreg`` or ``nb``."""
+    if kind == "svm":
+        return CalibratedClassifierCV(LinearSVC(C=C, class_weight="balanced"), method="sigmoid", cv=5,
+                                      ensemble=False)
+    if kind == "logreg":
+        return LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+    if kind == "nb":
+        return ComplementNB(alpha=C)
+    raise ValueError(f"unknown head kind {kind!r} (expected svm, logreg or nb)")
+
+
+def linear_weights(head: BaseEstimator) -> np.ndarray | None:
+    """(n_classes, n_features) weights that explain a fitted linear head, or None."""
+    if isinstance(head, CalibratedClassifierCV):
+        coefs = [c.estimator.coef_ for c in head.calibrated_classifiers_]
+        w = np.mean(coefs, axis=0)
+    elif hasattr(head, "coef_"):
+        w = head.coef_
+    elif hasattr(head, "feature_log_prob_"):
+        w = head.feature_log_prob_ - head.feature_log_prob_.mean(axis=0)
+    else:
+        return None
+    w = np.asarray(w, dtype=np.float32)
+    if w.shape[0] == 1:  # binary: one row scores the positive class
+        w = np.vstack([-w[0], w[0]])
+    return w
+
+
+@dataclass
+class Prepared:
+    """A batch after normalization, in the views the later steps read."""
+
+    normalized: list[str]
+    skeletons: list[str]
+    X: sp.csr_matrix | None
+
+
+class TriageModel(BaseEstimator):
+    """Features plus one classifier per head present in the training labels.
+
+    ``fit(texts, labels)`` takes raw texts and a mapping head -> labels (any subset of heads,
+    arbitrary label values). ``predict_proba(prepared)`` returns head -> (n, n_classes) matrix.
+    """
+
+    def __init__(self, features: FeatureUnion | None = None, heads: Mapping[str, BaseEstimator] | None = None):
+        self.features = features
+        self.heads = heads
+
+    def prepare(self, texts: Sequence[str], with_features: bool = True) -> Prepared:
+        normalized = [normalize(t) for t in texts]
+        skeletons = [skeleton(t) for t in normalized]
+        X = self.features_.transform(skeletons) if with_features else None
+        return Prepared(normalized, skeletons, X)
+
+    def fit(self, texts: Sequence[str], labels: Mapping[str, Sequence[str]]):
+        if not labels:
+            raise ValueError("at least one head needs labels")
+        normalized = [normalize(t) for t in texts]
+        skeletons = [skeleton(t) for t in normalized]
+        self.features_ = clone(self.features) if self.features is not None else make_features()
+        X = self.features_.fit_transform(skeletons)
+        for _, vec in self.features_.transformer_list:
+            vec.stop_words_ = None  # pruned-term set is only for introspection and is huge when pickled
+        head_specs = dict(self.heads or {})
+        self.heads_ = {}
+        for head, y in labels.items():
+            y = np.asarray(y, dtype=object)
+            known = np.array([v is not None and v == v and str(v) != "" for v in y], dtype=bool)
+            if known.sum() == 0:
+                continue
+            # Rows without a label for this head still shape the shared features.
+            est = clone(head_specs.get(head, make_head()))
+            est.fit(X[known], y[known].astype(str))
+            _shrink(est)
+            self.heads_[head] = est
+        if not self.heads_:
+            raise ValueError("no head has any label")
+        self.classes_ = {h: list(map(str, est.classes_)) for h, est in self.heads_.items()}
+        return self
+
+    def predict_proba(self, prepared: Prepared) -> dict[str, np.ndarray]:
+        return {h: est.predict_proba(prepared.X) for h, est in self.heads_.items()}
+
+    def feature_names(self) -> np.ndarray:
+        if not hasattr(self, "_feature_names"):
+            self._feature_names = self.features_.get_feature_names_out()
+        return self._feature_names
+
+    def weights(self, head: str) -> np.ndarray | None:
+        cache = self.__dict__.setdefault("_weights", {})
+        if head not in cache:
+            cache[head] = linear_weights(self.heads_[head])
+        return cache[head]
+
+    def __getstate__(self):
+        # Derived caches are rebuilt after load rather than stored.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_feature_names", "_weights")}
+
+
+def _shrink(est: BaseEstimator) -> None:
+    """Store weights as float32: halves the artifact, predictions unchanged to 1e-6."""
+    targets = [c.estimator for c in getattr(est, "calibrated_classifiers_", [])] or [est]
+    for t in targets:
+        if hasattr(t, "coef_"):
+            t.coef_ = t.coef_.astype(np.float32)

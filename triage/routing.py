@@ -1,0 +1,40 @@
+"""Routing table: authority (+ district) -> recipient, from an editable YAML file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: str
+    authority: str
+    district: str | None
+    name: dict[str, str]
+    channel: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RoutingTable:
+    def __init__(self, recipients: dict[str, dict]):
+        self.recipients = recipients
+
+    @classmethod
+    def load(cls, path: Path) -> RoutingTable:
+        return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["recipients"])
+
+    def resolve(self, authority: str | None, district: str | None) -> Recipient | None:
+        """The district's own recipient when the table has one, else the authority's city-wide one;
+        None for an authority the table does not know (the message then needs review)."""
+        if authority is None or authority not in self.recipients:
+            return None
+        entry = self.recipients[authority]
+        local = (entry.get("districts") or {}).get(district) if district else None
+        if local:
+            return Recipient(f"{authority}:{district}", authority, district, local["name"], local["channel"])
+        return Recipient(authority, authority, None, entry["name"], entry["channel"])

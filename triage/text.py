@@ -1,0 +1,147 @@
+"""Text validation, normalization and the script-folding "skeleton" view.
+
+Data flows raw text -> :func:`clean` (validation, control characters, length) -> :func:`normalize`
+(NFKC, case folding, URLs, mentions, hashtags, emojis, repeats) -> :func:`skeleton` (one Latin
+alphabet for Cyrillic Kazakh, folded Kazakh typed on a Russian keyboard, Latin Kazakh in its 2018,
+2021 and informal forms, Russian and English). Features and rules read the skeleton, so "жоқ",
+"жок", "joq", "jok" and "zhok" are one token.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import emoji
+
+from triage.errors import InvalidTextError
+
+# Zero-width and bidi controls: invisible, used to evade filters or spoof text direction.
+_INVISIBLE = dict.fromkeys(
+    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x061C, 0x200E, 0x200F]
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2066, 0x206A))
+)
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:kz|ru|com|org|net|gov\.kz|me)(?:/\S*)?\b", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_MENTION = re.compile(r"@([\w.]+)")
+_HASHTAG = re.compile(r"#(\w+)")
+_REPEAT = re.compile(r"(\w)\1{2,}")
+_PUNCT_REPEAT = re.compile(r"([!?.,)(])\1+")
+_LONG_NUMBER = re.compile(r"\d{5,}")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """Validated text plus what was done to it (flags end up in the result's ``warnings``)."""
+
+    text: str
+    warnings: tuple[str, ...] = field(default=())
+
+
+def clean(text: object, max_chars: int) -> CleanText:
+    """Validate one input and make it safe to process.
+
+    Raises :class:`InvalidTextError` for non-strings, lone surrogates and texts with no visible
+    characters. Control and invisible characters are removed (flag ``control_characters_removed``);
+    text over ``max_chars`` is cut (flag ``truncated``).
+    """
+    if not isinstance(text, str):
+        raise InvalidTextError(f"text must be a string, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidTextError("text contains lone surrogates (invalid Unicode)") from exc
+    warnings: list[str] = []
+    stripped = "".join(
+        ch
+        for ch in text.translate(_INVISIBLE)
+        if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+        or emoji.is_emoji(ch)
+    )
+    if len(stripped) != len(text):
+        warnings.append("control_characters_removed")
+    if not stripped.strip():
+        raise InvalidTextError("text is empty or whitespace only")
+    if len(stripped) > max_chars:
+        stripped = stripped[:max_chars]
+        warnings.append("truncated")
+    return CleanText(stripped, tuple(warnings))
+
+
+def _emoji_name(chars: str, data: dict) -> str:
+    name = data.get("en", "").strip(":").replace("-", "_").lower()
+    return f" emj_{name} " if name else " "
+
+
+def normalize(text: str) -> str:
+    """Meaning-preserving normal form: NFKC, case-folded, URLs/e-mails/mentions/numbers as tokens,
+    hashtag words kept, emojis as ``emj_<name>`` tokens, runs of 3+ letters collapsed."""
+    t = unicodedata.normalize("NFKC", text)
+    t = _URL.sub(" urltok ", t)
+    t = _EMAIL.sub(" emailtok ", t)
+    t = _MENTION.sub(lambda m: " mentiontok " + m.group(1).replace("_", " ").replace(".", " ") + " ", t)
+    t = _HASHTAG.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", t)
+    t = emoji.replace_emoji(t, replace=_emoji_name)
+    t = t.casefold()
+    t = _REPEAT.sub(r"\1", t)
+    t = _PUNCT_REPEAT.sub(r"\1", t)
+    t = _LONG_NUMBER.sub(" numtok ", t)
+    return _SPACES.sub(" ", t).strip()
+
+
+# Cyrillic (Kazakh and Russian) -> one Latin skeleton. Kazakh-specific letters fold onto their
+# Russian-keyboard look-alikes, so proper and "folded" Kazakh coincide.
+_CYR = {
+    "а": "a", "ә": "a", "б": "b", "в": "v", "г": "g", "ғ": "g", "д": "d", "е": "e", "ё": "e",
+    "ж": "zh", "з": "z", "и": "i", "й": "i", "і": "i", "к": "k", "қ": "k", "л": "l", "м": "m",
+    "н": "n", "ң": "n", "о": "o", "ө": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u",
+    "ұ": "u", "ү": "u", "ф": "f", "х": "h", "һ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "iu", "я": "ia",
+}
+# Latin Kazakh (2018 acute, 2021 umlaut/breve and informal ASCII) onto the same skeleton.
+_LAT = {
+    "á": "a", "ä": "a", "ǵ": "g", "ğ": "g", "ń": "n", "ñ": "n", "ó": "o", "ö": "o", "ú": "u",
+    "ü": "u", "ū": "u", "ý": "u", "ı": "y", "ş": "sh", "ç": "ch", "q": "k", "j": "zh",
+    "w": "u", "x": "h", "c": "ts",
+}
+_SKELETON = str.maketrans({**_CYR, **_LAT})
+_SKELETON_DIGRAPHS = [("yu", "iu"), ("ya", "ia"), ("tsh", "ch"), ("zhzh", "zh"), ("kh", "h")]
+
+
+_PROTECTED = re.compile(r"(emj_\w+)")
+
+
+def skeleton(normalized: str) -> str:
+    """Fold a normalized text onto one Latin alphabet shared by kk (Cyrl/Latn/folded), ru and en.
+    Emoji tokens (``emj_<name>``) pass through unchanged."""
+    if "emj_" in normalized:
+        parts = _PROTECTED.split(normalized)
+        return "".join(p if i % 2 else _fold(p) for i, p in enumerate(parts))
+    return _fold(normalized)
+
+
+def _fold(normalized: str) -> str:
+    s = normalized.translate(_SKELETON)
+    for a, b in _SKELETON_DIGRAPHS:
+        s = s.replace(a, b)
+    # Strip combining marks left by decomposed Latin letters (e.g. "i̇" from a Turkish keyboard).
+    return "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch))
+
+
+_KK_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+
+
+def script_of(text: str) -> str:
+    """``Cyrl`` or ``Latn``: the script of the majority of letters (ties and no letters: Cyrl)."""
+    cyr = len(_CYRILLIC.findall(text))
+    lat = len(_LATIN.findall(text))
+    return "Latn" if lat > cyr else "Cyrl"
+
+
+def has_kazakh_letters(text: str) -> bool:
+    return not _KK_LETTERS.isdisjoint(text)
