@@ -80,8 +80,8 @@ def normalize(text: str) -> str:
     """Meaning-preserving normal form: NFKC, case-folded, URLs/e-mails/mentions/numbers as tokens,
     hashtag words kept, emojis as ``emj_<name>`` tokens, runs of 3+ letters collapsed."""
     t = unicodedata.normalize("NFKC", text)
-    t = _URL.sub(" urltok ", t)
     t = _EMAIL.sub(" emailtok ", t)
+    t = _URL.sub(" urltok ", t)
     t = _MENTION.sub(lambda m: " mentiontok " + m.group(1).replace("_", " ").replace(".", " ") + " ", t)
     t = _HASHTAG.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", t)
     t = emoji.replace_emoji(t, replace=_emoji_name)

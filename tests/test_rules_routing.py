@@ -1,0 +1,115 @@
+import pytest
+
+from triage.matching import PatternMatcher, compile_pattern
+from triage.routing import RoutingTable
+from triage.rules import DistrictResolver, EmergencyRules, raise_urgency
+from triage.settings import get_settings
+from triage.taxonomy import Taxonomy
+from triage.text import normalize, skeleton
+
+S = get_settings()
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return EmergencyRules.load(S.emergency_rules_path)
+
+
+@pytest.fixture(scope="module")
+def districts():
+    return DistrictResolver.load(S.gazetteer_path)
+
+
+def hits(rules, text):
+    return [h.label for h in rules.find(skeleton(normalize(text)))]
+
+
+@pytest.mark.parametrize(
+    "text,rule",
+    [
+        ("В подъезде сильно пахнет газом!!!", "gas_leak"),
+        ("Подъезде газдың иісі шығып тұр", "gas_leak"),
+        ("podezde gaz iisi bar, tez keliñizder", "gas_leak"),
+        ("Strong gas smell on the 3rd floor", "gas_leak"),
+        ("Ребенок застрял в лифте уже час", "trapped"),
+        ("Лифтіде бала қамалып қалды", "trapped"),
+        ("Горит мусорный контейнер у дома", "fire"),
+        ("Қоқыс жәшігі жанып жатыр", "fire"),
+        ("оборванный провод лежит на земле у школы", "live_wire"),
+        ("Кипяток хлещет из трубы, затапливает квартиру", "flooding"),
+        ("Стая собак напала на ребенка", "animal_attack"),
+        ("a man is unconscious at the bus stop", "medical"),
+    ],
+)
+def test_emergency_rules_fire_in_every_language_and_script(rules, text, rule):
+    assert rule in hits(rules, text)
+
+
+@pytest.mark.parametrize("text", ["Свет в подъезде горит круглосуточно, зачем?", "Когда дадут горячую воду?",
+                                  "Рахмет әкімдікке!", "Спасибо за новый автобус"])
+def test_emergency_rules_stay_quiet_on_ordinary_messages(rules, text):
+    assert hits(rules, text) == []
+
+
+def test_raise_urgency_never_lowers():
+    levels = ["low", "medium", "high", "critical"]
+    for a in levels:
+        for b in levels + [None, "bogus"]:
+            r = raise_urgency(a, b)
+            assert levels.index(r) >= levels.index(a)
+
+
+@pytest.mark.parametrize(
+    "text,district",
+    [
+        ("яма на Кабанбай батыра 15", "esil"),
+        ("Қабанбай батыр даңғылында шұңқыр", "esil"),
+        ("Kenesary koshesinde su joq", "baikonur"),
+        ("мкр Юго-Восток опять без света", "baikonur"),
+        ("возле старого вокзала грязь", "saryarka"),
+        ("около ЭКСПО нет освещения", "nura"),
+        ("Тәуелсіздік даңғылы бойы қараңғы", "almaty"),
+        ("опять нет воды!!! Сарыарка", "saryarka"),
+    ],
+)
+def test_gazetteer_sets_the_district_when_the_text_makes_it_clear(districts, text, district):
+    assert districts.resolve(skeleton(normalize(text)))[0] == district
+
+
+def test_conflicting_places_leave_the_district_unset(districts):
+    d, found = districts.resolve(skeleton(normalize("еду с ЭКСПО до Кенесары")))
+    assert d is None and {h.label for h in found} == {"nura", "baikonur"}
+
+
+def test_no_place_no_district(districts):
+    assert districts.resolve(skeleton(normalize("нет горячей воды третий день")))[0] is None
+
+
+def test_routing_uses_the_district_recipient_when_there_is_one():
+    table = RoutingTable.load(S.routing_path)
+    r = table.resolve("district_akimat", "esil")
+    assert r.id == "district_akimat:esil" and set(r.name) == {"kk", "ru", "en"} and r.channel
+    assert table.resolve("water_utility", "esil").id == "water_utility"
+    assert table.resolve("no_such_authority", None) is None
+
+
+def test_every_taxonomy_authority_has_a_recipient_and_every_topic_a_known_default():
+    tax = Taxonomy.load(S.taxonomy_path)
+    table = RoutingTable.load(S.routing_path)
+    assert all(table.resolve(a, None) for a in tax.authorities)
+    assert all(t["default_authority"] in tax.authorities for t in tax.topics.values())
+    for head in ("topic", "authority", "urgency", "district"):
+        for label in tax.labels(head):
+            assert {tax.name(head, label, lang) for lang in ("kk", "ru", "en")}, label
+
+
+def test_pattern_language_supports_gaps_prefixes_and_alternatives():
+    m = PatternMatcher({"x": ["запах* ... газ*", "a|b c*"]})
+    assert m.find(skeleton(normalize("запах очень сильный газа")))
+    assert not m.find(skeleton(normalize("запах кофе и много других слов потом газ")))
+    assert m.find(skeleton(normalize("B city")))
+
+
+def test_a_pattern_without_words_is_rejected():
+    with pytest.raises(ValueError):
+        compile_pattern("...")

@@ -1,0 +1,89 @@
+import pytest
+
+from triage.errors import InvalidTextError
+from triage.text import clean, normalize, script_of, skeleton
+
+
+def view(text: str) -> str:
+    return skeleton(normalize(text))
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ["жоқ", "жок", "joq", "jok", "zhok"],
+        ["қашан", "кашан", "qashan", "kashan"],
+        ["жылу", "jylu", "jylý"],
+        ["үйде", "уйде", "üide", "uide", "úide"],
+        ["көше", "коше", "köşe", "koshe", "kóshe"],
+        ["ағаш", "агаш", "ağaş", "aǵash", "agash"],
+        ["шұңқыр", "шункыр", "şūñqyr", "shunqyr"],
+    ],
+)
+def test_kazakh_cyrillic_folded_and_latin_share_one_view(variants):
+    assert len({view(v) for v in variants}) == 1, {v: view(v) for v in variants}
+
+
+def test_normalize_case_folds_and_applies_nfkc():
+    assert normalize("ＳＵ ЖОҚ") == "su жоқ"
+
+
+def test_urls_and_emails_become_tokens():
+    n = normalize("смотрите https://t.me/astana/123 и пишите a.b@mail.kz")
+    assert "urltok" in n and "emailtok" in n and "t.me" not in n and "mail.kz" not in n
+
+
+def test_hashtag_words_are_kept_and_mentions_marked():
+    n = normalize("#НетВоды @astana_akimat")
+    assert "нетводы" in n and "mentiontok" in n and "astana akimat" in n and "#" not in n
+
+
+def test_emojis_become_named_tokens_that_survive_the_skeleton():
+    s = view("газ 🔥😡")
+    assert "emj_fire" in s and "emj_enraged_face" in s
+
+
+def test_repeated_letters_and_punctuation_collapse():
+    assert normalize("ОЧЕНЬЬЬЬ холодноооо!!!!") == "очень холодно!"
+
+
+def test_long_numbers_become_a_token():
+    assert normalize("звоните 87011234567") == "звоните numtok"
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["list"]])
+def test_non_strings_are_refused_with_a_typed_error(bad):
+    with pytest.raises(InvalidTextError):
+        clean(bad, 100)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t", "\u200b\u200b", "\x00\x01"])
+def test_empty_or_invisible_only_text_is_refused(bad):
+    with pytest.raises(InvalidTextError):
+        clean(bad, 100)
+
+
+def test_lone_surrogates_are_refused():
+    with pytest.raises(InvalidTextError, match="surrogate"):
+        clean("су жоқ \ud800", 100)
+
+
+def test_control_and_bidi_characters_are_removed_and_flagged():
+    c = clean("су\x00 жоқ\u202e\u200b", 100)
+    assert c.text == "су жоқ" and "control_characters_removed" in c.warnings
+
+
+def test_too_long_text_is_truncated_and_flagged():
+    c = clean("а" * 150, 100)
+    assert len(c.text) == 100 and c.warnings == ("truncated",)
+
+
+def test_emoji_sequences_with_joiners_are_not_stripped_as_controls():
+    c = clean("👨‍👩‍👧 спасибо", 100)
+    assert "спасибо" in c.text
+
+
+@pytest.mark.parametrize("text,script", [("Су жоқ", "Cyrl"), ("Su joq", "Latn"), ("no water", "Latn"),
+                                         ("123", "Cyrl"), ("LRT опять стоит", "Cyrl")])
+def test_script_is_the_majority_script(text, script):
+    assert script_of(text) == script
