@@ -53,15 +53,19 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
     """``fit(texts, languages)`` / ``predict(texts)`` / ``predict_proba(texts)`` on normalized text
     (before the skeleton view, so Kazakh letters still count)."""
 
-    def __init__(self, n_features: int = 2**18, C: float = 4.0):
+    def __init__(self, n_features: int = 2**18, C: float = 20.0):
         self.n_features = n_features
         self.C = C
 
-    def _vectorizer(self) -> HashingVectorizer:
-        return HashingVectorizer(
-            analyzer="char_wb", ngram_range=(1, 4), n_features=self.n_features, alternate_sign=False,
-            norm="l2",
-        )
+    def _vectorizers(self) -> list[HashingVectorizer]:
+        # Characters catch spelling (ә vs а, "q" for қ); whole words catch folded Kazakh's
+        # function words (жок, бизде, кашан) that look like Russian letter by letter.
+        return [
+            HashingVectorizer(analyzer="char_wb", ngram_range=(1, 4), n_features=self.n_features,
+                              alternate_sign=False, norm="l2"),
+            HashingVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", n_features=self.n_features,
+                              alternate_sign=False, norm="l2"),
+        ]
 
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         conf = lingua_confidences(texts)
@@ -72,7 +76,8 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
                 [has_kazakh_letters(t) for t in texts],
             ]
         ).astype(float)
-        return sp.hstack([self._vectorizer().transform(texts), sp.csr_matrix(dense * 2.0)]).tocsr()
+        sparse = [v.transform(texts) for v in self._vectorizers()]
+        return sp.hstack([*sparse, sp.csr_matrix(dense * 2.0)]).tocsr()
 
     def fit(self, texts: Sequence[str], languages: Sequence[str]):
         self.model_ = LogisticRegression(C=self.C, max_iter=2000)

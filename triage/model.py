@@ -20,6 +20,8 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
+from triage.lexicon import ConceptLexicon
+from triage.settings import get_settings
 from triage.text import normalize, skeleton
 
 HEADS = ("topic", "authority", "urgency")
@@ -31,17 +33,24 @@ def make_features(
     min_df: int = 2,
     max_word_features: int = 60_000,
     max_char_features: int = 120_000,
+    concept_weight: float = 0.5,
+    lexicon_path: str | None = None,
 ) -> FeatureUnion:
-    """Sparse TF-IDF word and character n-grams over the skeleton view."""
+    """Sparse TF-IDF word and character n-grams over the skeleton view, plus cross-lingual
+    concept features from the lexicon (weight 0 turns them off)."""
     common = dict(min_df=min_df, sublinear_tf=True, lowercase=False, dtype=np.float32)
-    return FeatureUnion(
-        [
-            ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=word_ngrams,
-                                     max_features=max_word_features, **common)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams,
-                                     max_features=max_char_features, **common)),
-        ]
-    )
+    parts = [
+        ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=word_ngrams,
+                                 max_features=max_word_features, **common)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams,
+                                 max_features=max_char_features, **common)),
+    ]
+    weights = {"word": 1.0, "char": 1.0}
+    if concept_weight > 0:
+        lexicon = ConceptLexicon.load(lexicon_path or get_settings().lexicon_path)
+        parts.append(("concept", TfidfVectorizer(analyzer=lexicon, sublinear_tf=True, dtype=np.float32)))
+        weights["concept"] = concept_weight
+    return FeatureUnion(parts, transformer_weights=weights)
 
 
 def make_head(kind: str = "svm", C: float = 0.5) -> BaseEstimator:

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     routing_path: Path = RESOURCES_DIR / "routing.yaml"
     gazetteer_path: Path = RESOURCES_DIR / "gazetteer.yaml"
     emergency_rules_path: Path = RESOURCES_DIR / "emergency_rules.yaml"
+    lexicon_path: Path = RESOURCES_DIR / "lexicon.yaml"
     max_text_chars: int = Field(5000, ge=1, description="Longer texts are truncated and flagged.")
     mlflow_tracking_uri: str | None = Field(
         None, description="Overrides MLFLOW_TRACKING_URI; default is a local SQLite store under var/."

@@ -1,0 +1,135 @@
+"""The engine's output contract, abstention, rules, explanations and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from triage.errors import InvalidTextError
+from triage.rules import URGENCY_ORDER
+
+HEADS = ("topic", "authority", "urgency")
+
+
+def test_result_has_the_documented_fields(triage_model):
+    d = triage_model.classify("Опять нет горячей воды на Кенесары 40, третий день!").to_dict()
+    for key in ("language", "script", "topic", "authority", "urgency", "district", "recipient",
+                "needs_review", "reasons", "model_version", "explanation", "warnings"):
+        assert key in d
+    assert d["language"] in ("kk", "ru", "en") and d["script"] in ("Cyrl", "Latn")
+    assert d["model_version"] == triage_model.version
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_each_head_gives_a_label_a_confidence_and_top3_alternatives(triage_model, head):
+    r = getattr(triage_model.classify("Біздің аулада қоқыс үш күн бойы шығарылмай жатыр"), head)
+    assert r.label in triage_model.model.classes_[head]
+    assert 0.0 <= r.confidence <= 1.0
+    assert len(r.alternatives) == min(3, len(triage_model.model.classes_[head]))
+    probs = [p for _, p in r.alternatives]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-6
+
+
+def test_confidences_are_probabilities_that_sum_to_one(triage_model):
+    prep = triage_model.model.prepare(["no hot water in our building since monday"])
+    for p in triage_model.model.predict_proba(prep).values():
+        assert math.isclose(float(p.sum()), 1.0, rel_tol=1e-6)
+
+
+def test_needs_review_follows_the_thresholds(triage_model, test_records):
+    results = triage_model.classify_batch([r["text"] for r in test_records[:300]])
+    for res in results:
+        below = any(getattr(res, h).confidence < triage_model.thresholds[h] for h in triage_model.heads)
+        if below:
+            assert res.needs_review
+        if not res.needs_review:
+            assert all(getattr(res, h).confidence >= triage_model.thresholds[h] for h in triage_model.heads)
+    assert any(r.needs_review for r in results) and any(not r.needs_review for r in results)
+
+
+def test_thresholds_came_from_validation_not_from_test(triage_model):
+    v = triage_model.manifest["validation"]
+    for h in triage_model.heads:
+        assert 0 < triage_model.thresholds[h] <= 1
+        assert v[h]["precision_at_threshold"] >= 0.95 - 1e-9
+    assert "test.jsonl" not in " ".join(triage_model.manifest["data"]["paths"])
+
+
+def test_batch_gives_the_same_answers_as_one_by_one(triage_model, test_records):
+    texts = [r["text"] for r in test_records[:40]]
+    batch = triage_model.classify_batch(texts)
+    for t, b in zip(texts, batch, strict=True):
+        single = triage_model.classify(t, explain=False)
+        assert (single.topic.label, single.authority.label, single.urgency.label) == (
+            b.topic.label, b.authority.label, b.urgency.label)
+        assert single.topic.confidence == pytest.approx(b.topic.confidence, abs=1e-4)
+
+
+def test_a_gas_smell_is_critical_and_goes_to_the_emergency_service(triage_model):
+    r = triage_model.classify("Подъезде газдың иісі қатты шығып тұр, балалар бар!")
+    assert r.urgency.label == "critical"
+    assert r.recipient["authority"] == "emergency_service"
+    assert any(x.startswith("rule:gas_leak") for x in r.reasons)
+
+
+def test_rule_hits_are_listed_and_rules_never_lower_the_model(triage_model):
+    text = "У соседей пожар, дым валит из окна, 3 этаж"
+    r = triage_model.classify(text)
+    p = triage_model.model.predict_proba(triage_model.model.prepare([text]))["urgency"][0]
+    model_label = triage_model.model.classes_["urgency"][int(np.argmax(p))]
+    assert URGENCY_ORDER.index(r.urgency.label) >= URGENCY_ORDER.index(model_label)
+    assert any(x.startswith("rule:fire") for x in r.reasons)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=200).filter(lambda s: s.strip()))
+def test_final_urgency_is_never_below_the_model_argmax(triage_model, text):
+    try:
+        r = triage_model.classify(text, explain=False)
+    except InvalidTextError:
+        return
+    from triage.text import clean
+
+    cleaned = clean(text, triage_model.settings.max_text_chars).text
+    p = triage_model.model.predict_proba(triage_model.model.prepare([cleaned]))["urgency"][0]
+    model_label = triage_model.model.classes_["urgency"][int(np.argmax(p))]
+    assert URGENCY_ORDER.index(r.urgency.label) >= URGENCY_ORDER.index(model_label)
+
+
+def test_district_and_recipient_follow_the_gazetteer_and_routing(triage_model):
+    r = triage_model.classify("Во дворе на Кабанбай батыра 40 сломаны качели и скамейки, просим благоустроить")
+    assert r.district == "esil"
+    if r.authority.label == "district_akimat":
+        assert r.recipient["id"] == "district_akimat:esil"
+
+
+def test_explanation_lists_positive_features_for_each_head(triage_model):
+    r = triage_model.classify("Автобус 21 не приходит по часу, остановка на Сейфуллина")
+    for h in HEADS:
+        feats = r.explanation[h]
+        assert feats and all(w > 0 for _, w in feats)
+        assert all(isinstance(f, str) and f for f, _ in feats)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 5, "\ud83d"])
+def test_bad_input_raises_a_typed_error(triage_model, bad):
+    with pytest.raises(InvalidTextError):
+        triage_model.classify(bad)
+
+
+def test_batch_with_bad_items_returns_errors_in_place(triage_model):
+    out = triage_model.classify_batch(["нет воды", "", 7, "no light on our street"], errors="return")
+    assert isinstance(out[1], InvalidTextError) and isinstance(out[2], InvalidTextError)
+    assert out[0].topic is not None and out[3].topic is not None
+
+
+def test_long_text_is_truncated_and_flagged(triage_model):
+    r = triage_model.classify("яма на дороге " * 2000)
+    assert "truncated" in r.warnings
+
+
+def test_control_characters_are_flagged_not_fatal(triage_model):
+    r = triage_model.classify("нет\x00 света\u202e в подъезде")
+    assert "control_characters_removed" in r.warnings and r.topic is not None

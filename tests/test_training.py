@@ -1,0 +1,136 @@
+"""train -> evaluate -> classify end to end on small subsets, through the real CLI."""
+
+import csv
+import json
+
+import pytest
+
+from triage.cli import main
+from triage.engine import Triage
+from triage.io import write_jsonl
+
+
+@pytest.fixture(scope="module")
+def small(train_records, tmp_path_factory):
+    d = tmp_path_factory.mktemp("small")
+    by_topic = {}
+    for r in train_records:
+        by_topic.setdefault(r["topic"], []).append(r)
+    rows = [r for rs in by_topic.values() for r in rs[:25]]
+    write_jsonl(d / "train.jsonl", rows)
+    return d
+
+
+@pytest.fixture(scope="module")
+def trained(small):
+    out = small / "model"
+    assert main(["train", "--data", str(small / "train.jsonl"), "--output", str(out), "--no-mlflow"]) == 0
+    return out
+
+
+def test_train_writes_a_loadable_model_with_a_manifest(trained):
+    t = Triage.load(trained)
+    m = t.manifest
+    assert set(m["heads"]) == {"topic", "authority", "urgency"}
+    assert m["data"]["sha256"] and m["versions"]["scikit-learn"]
+    assert all(len(a["sha256"]) == 64 for a in m["artifacts"].values())
+    assert set(m["thresholds"]) == {"topic", "authority", "urgency"}
+
+
+def test_evaluate_writes_json_markdown_and_confusion_pngs(trained, small, test_records, tmp_path):
+    write_jsonl(tmp_path / "eval.jsonl", test_records[:120])
+    out = tmp_path / "report"
+    assert main(["evaluate", "--model", str(trained), "--data", str(tmp_path / "eval.jsonl"),
+                 "--output", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert {"accuracy", "macro_f1", "per_class_f1", "ece", "coverage", "per_language"} <= set(report["heads"]["topic"])
+    for h in ("topic", "authority", "urgency"):
+        png = out / f"confusion_{h}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "report.md").read_text().startswith("# Evaluation")
+
+
+def test_classify_streams_jsonl_in_order_and_reports_bad_lines(trained, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "a", "text": "нет воды третий день"}, ensure_ascii=False) + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "c", "text": "   "}) + "\n"
+        + json.dumps({"id": "d", "body": "no text field"}) + "\n"
+        + json.dumps({"id": "e", "text": "Pothole on Kabanbay Batyr"}) + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    assert main(["classify", "--model", str(trained), "--input", str(src), "--output", str(out)]) == 0
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x.get("id") for x in lines] == ["a", None, "c", "d", "e"]
+    assert "error" in lines[1] and "error" in lines[2] and "error" in lines[3]
+    for x in (lines[0], lines[4]):
+        assert {"language", "script", "topic", "authority", "urgency", "district", "recipient",
+                "needs_review", "reasons", "model_version"} <= set(x)
+        assert set(x["topic"]) == {"label", "confidence", "alternatives"}
+
+
+def test_topic_only_csv_with_custom_labels_trains_and_classifies(tmp_path):
+    rows = [("Trash not collected on our street", "garbage"), ("Bins overflowing again", "garbage"),
+            ("Garbage truck never came", "garbage"), ("Rubbish everywhere near the bins", "garbage"),
+            ("Bus 12 is always late", "buses"), ("The bus driver was rude", "buses"),
+            ("No bus for an hour at the stop", "buses"), ("Bus route 40 changed without notice", "buses"),
+            ("Dark street, the lamps are broken", "lights"), ("Street light flickers all night", "lights"),
+            ("No lighting in the park at night", "lights"), ("Lamp post is out on our corner", "lights")] * 3
+    data = tmp_path / "city.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["message", "category"])
+        for i, (t, c) in enumerate(rows):
+            w.writerow([f"{t} #{i}", c])
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--text-column", "message", "--topic-column", "category",
+                 "--output", str(out), "--no-mlflow"]) == 0
+    t = Triage.load(out)
+    assert t.heads == ["topic"]
+    r = t.classify("the garbage bins were not collected")
+    assert r.topic.label in {"garbage", "buses", "lights"}
+    assert r.authority is None and r.urgency is None
+    d = r.to_dict()
+    assert d["authority"] is None and d["urgency"] is None
+
+
+def test_training_is_reproducible(small, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert main(["train", "--data", str(small / "train.jsonl"), "--output", str(out), "--no-mlflow"]) == 0
+    ma, mb = Triage.load(a).manifest, Triage.load(b).manifest
+    assert ma["thresholds"] == mb["thresholds"] and ma["validation"] == mb["validation"]
+
+
+def test_missing_data_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "m"),
+                 "--no-mlflow"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_training_logs_and_registers_in_mlflow(small, tmp_path, monkeypatch):
+    import mlflow
+
+    from triage.settings import get_settings
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("TRIAGE_MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("TRIAGE_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        assert main(["train", "--data", str(small / "train.jsonl"), "--output", str(tmp_path / "m"),
+                     "--eval-data", str(small / "train.jsonl")]) == 0
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        versions = client.search_model_versions("name='astana-triage'")
+        assert len(versions) == 1
+        run = client.get_run(versions[0].run_id)
+        assert run.data.params["data_sha256"] and "test.heads.topic.macro_f1" in run.data.metrics
+        arts = [a.path for a in client.list_artifacts(run.info.run_id, "evaluation")]
+        assert any(p.endswith("confusion_topic.png") for p in arts)
+        model = mlflow.pyfunc.load_model(f"models:/astana-triage/{versions[0].version}")
+        out = model.predict(["нет света в подъезде"])
+        assert out.loc[0, "topic"] and out.loc[0, "error"] is None
+    finally:
+        get_settings.cache_clear()

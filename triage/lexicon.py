@@ -1,0 +1,51 @@
+"""Cross-lingual concept features from an editable lexicon (resources/lexicon.yaml).
+
+``ConceptLexicon`` is a picklable analyzer: skeleton text in, concept tokens (``c_water``...)
+out. It feeds a TF-IDF vectorizer inside the shared feature union, so the heads see the same
+concept whether a message says су, вода or water.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from triage.text import normalize, skeleton
+
+_WORD = re.compile(r"\w+")
+
+
+class ConceptLexicon:
+    def __init__(self, concepts: dict[str, list[str]]):
+        self.exact: dict[str, set[str]] = {}
+        self.prefix: dict[str, set[str]] = {}
+        for concept, entries in concepts.items():
+            for e in entries:
+                words = _WORD.findall(skeleton(normalize(e.rstrip("*"))))
+                if len(words) != 1:
+                    continue  # single-word entries only; phrases are documentation for people
+                table = self.prefix if e.endswith("*") else self.exact
+                table.setdefault(words[0], set()).add("c_" + concept)
+        self.lengths = sorted({len(p) for p in self.prefix}, reverse=True)
+
+    @classmethod
+    def load(cls, path: Path) -> ConceptLexicon:
+        return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["concepts"])
+
+    def __call__(self, skel: str) -> list[str]:
+        out: list[str] = []
+        exact, prefix, lengths = self.exact, self.prefix, self.lengths
+        for tok in _WORD.findall(skel):
+            hit = exact.get(tok)
+            if hit:
+                out.extend(hit)
+            n = len(tok)
+            for k in lengths:
+                if k <= n:
+                    hit = prefix.get(tok[:k])
+                    if hit:
+                        out.extend(hit)
+                        break
+        return out
