@@ -6,7 +6,6 @@ Used by ``triage train``; also ``python -m training.train`` with the same flags.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import subprocess
 import time
@@ -18,6 +17,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
 
+from training.metrics import precision_threshold
 from triage.artifacts import save_model_dir
 from triage.errors import DataError
 from triage.io import read_records
@@ -26,7 +26,6 @@ from triage.model import HEADS, TriageModel, make_features, make_head
 from triage.rules import EmergencyRules
 from triage.settings import get_settings
 from triage.text import clean, normalize, skeleton
-from training.metrics import precision_threshold
 
 # Chosen by cross-validation on the starter train split (see `python -m training.experiments`).
 DEFAULT_HEADS = {
@@ -62,8 +61,8 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
     records, h = [], hashlib.sha256()
     for p in paths:
         p = Path(p)
+        rows = read_records(p)  # raises a DataError for a missing or malformed file
         h.update(p.read_bytes())
-        rows = read_records(p)
         if rows and text_column not in rows[0]:
             raise DataError(f"{p}: no {text_column!r} column (columns: {', '.join(rows[0])})")
         records += rows

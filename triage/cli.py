@@ -77,7 +77,7 @@ def cmd_classify(args) -> int:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         batch.clear()
 
-    out = sys.stdout if str(args.output) == "-" else open(args.output, "w", encoding="utf-8")
+    out = sys.stdout if str(args.output) == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
         with tqdm(desc="classifying", unit="msg", disable=None) as bar:
             for n, rec in iter_records(args.input):

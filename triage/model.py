@@ -56,10 +56,10 @@ def make_features(
 def make_head(kind: str = "svm", C: float = 0.5) -> BaseEstimator:
     """A head classifier by name: ``svm`` (LinearSVC, sigmoid-calibrated), ``logreg`` or ``nb``."""
     if kind == "svm":
-        return CalibratedClassifierCV(LinearSVC(C=C, class_weight="balanced"), method="sigmoid", cv=5,
+        return CalibratedClassifierCV(LinearSVC(C=C, class_weight="balanced", random_state=0), method="sigmoid", cv=5,
                                       ensemble=False)
     if kind == "logreg":
-        return LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        return LogisticRegression(C=C, max_iter=3000, class_weight="balanced", random_state=0)
     if kind == "nb":
         return ComplementNB(alpha=C)
     raise ValueError(f"unknown head kind {kind!r} (expected svm, logreg or nb)")
