@@ -7,7 +7,7 @@ routing -> result. Each step lives in its own module; this one only wires them t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,11 @@ class Result:
     language_confidence: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Built by hand: dataclasses.asdict deep-copies recursively and shows up in profiles.
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         for h in HEADS:
             d[h] = getattr(self, h).to_dict() if getattr(self, h) is not None else None
+        d["reasons"], d["warnings"] = list(self.reasons), list(self.warnings)
         d["explanation"] = {h: [[f, w] for f, w in feats] for h, feats in self.explanation.items()}
         return d
 
@@ -204,9 +206,9 @@ class Triage:
         if recipient is None:
             reasons.append("no_recipient")
 
-        language, lang_conf = self._language(row, raw, lang_p)
+        language, lang_conf = self._language(row, lang_p)
         explanation = {}
-        if explain and prep.X is not None:
+        if explain:
             x = prep.X[row]
             for h, r in (("topic", topic), ("authority", authority), ("urgency", urgency)):
                 if r is not None and h in self.heads:
@@ -227,7 +229,7 @@ class Triage:
             language_confidence=lang_conf,
         )
 
-    def _language(self, row, raw, lang_p) -> tuple[str, float]:
+    def _language(self, row, lang_p) -> tuple[str, float]:
         if lang_p is None:
             return ("unknown", 0.0)
         j = int(np.argmax(lang_p[row]))

@@ -40,10 +40,15 @@ def _alternative(alt: str) -> tuple[list[str], bool]:
     return words(skeleton(normalize(alt.rstrip("*")))), prefix
 
 
-def compile_pattern(pattern: str) -> tuple[list[dict], list[str]]:
-    """Pattern string -> (spaCy token specs, regexes that a text must contain for it to match)."""
+Anchor = tuple[str, bool]  # (word, is_prefix)
+
+
+def compile_pattern(pattern: str) -> tuple[list[dict], list[Anchor]]:
+    """Pattern string -> (spaCy token specs, anchors). A text can only match if one of its words
+    equals (or, for a prefix anchor, starts with) one of the anchors. Anchors come from the
+    pattern's most selective word: fewest and longest alternatives."""
     specs: list[dict] = []
-    anchors: list[str] = []
+    candidates: list[list[Anchor]] = []
     for piece in pattern.split():
         if piece == _GAP:
             specs.append({"OP": "{0,3}"})
@@ -65,46 +70,64 @@ def compile_pattern(pattern: str) -> tuple[list[dict], list[str]]:
         else:
             body = "|".join([re.escape(e) + "$" for e in exact] + [re.escape(p) for p in prefixes])
             specs.append({"ORTH": {"REGEX": f"^(?:{body})"}})
-        if not anchors:
-            anchors = [re.escape(w[0]) for w, _ in alts]
-    if not anchors:
+        candidates.append([(w[0], p) for w, p in alts])
+    if not candidates:
         raise ValueError(f"pattern {pattern!r} has no words")
+    anchors = min(candidates, key=lambda alts: (len(alts), -min(len(w) for w, _ in alts)))
     return specs, anchors
 
 
 class PatternMatcher:
-    """Finds labelled patterns in skeleton texts. ``patterns`` maps a label to its pattern strings."""
+    """Finds labelled patterns in skeleton texts. ``patterns`` maps a label to its pattern strings.
+
+    Each pattern gets its own spaCy ``Matcher``, run only on texts that contain one of the
+    pattern's anchor words: a word lookup is microseconds, while one Matcher holding every
+    pattern evaluates all their token predicates on every text (milliseconds)."""
 
     def __init__(self, patterns: Mapping[str, Sequence[str]]):
         self.vocab = Vocab()
-        self.matcher = Matcher(self.vocab)
+        self._matchers: dict[str, Matcher] = {}
         self._pattern_text: dict[str, str] = {}
         self._label_of: dict[str, str] = {}
-        anchors: set[str] = set()
+        self._exact: dict[str, set[str]] = {}
+        self._prefix: dict[str, set[str]] = {}
         for label, pats in patterns.items():
             for i, pat in enumerate(pats):
-                specs, first = compile_pattern(pat)
+                specs, anchors = compile_pattern(pat)
                 key = f"{label}#{i}"
-                self.matcher.add(key, [specs])
+                matcher = Matcher(self.vocab)
+                matcher.add(key, [specs])
+                self._matchers[key] = matcher
                 self._pattern_text[key] = pat
                 self._label_of[key] = label
-                anchors.update(first)
-        # Most messages mention no place and no emergency: a single regex scan lets them skip spaCy.
-        self._anchor = re.compile(r"\b(?:" + "|".join(sorted(anchors, key=len, reverse=True)) + ")")
+                for word, is_prefix in anchors:
+                    (self._prefix if is_prefix else self._exact).setdefault(word, set()).add(key)
+        self._prefix_lengths = sorted({len(p) for p in self._prefix})
+
+    def _candidates(self, toks: list[str]) -> set[str]:
+        found: set[str] = set()
+        for tok in toks:
+            keys = self._exact.get(tok)
+            if keys:
+                found |= keys
+            for k in self._prefix_lengths:
+                if k > len(tok):
+                    break
+                keys = self._prefix.get(tok[:k])
+                if keys:
+                    found |= keys
+        return found
 
     def find(self, skel: str) -> list[Hit]:
         """All hits in one skeleton text, in text order."""
-        if not self._anchor.search(skel):
-            return []
         toks = words(skel)
-        if not toks:
+        candidates = self._candidates(toks)
+        if not candidates:
             return []
         doc = Doc(self.vocab, words=toks)
-        hits = []
-        for match_id, start, end in self.matcher(doc):
-            key = self.vocab.strings[match_id]
-            hits.append(Hit(self._label_of[key], self._pattern_text[key], " ".join(toks[start:end])))
-        return hits
-
-    def find_batch(self, skels: Sequence[str]) -> list[list[Hit]]:
-        return [self.find(s) for s in skels]
+        spans = []
+        for key in sorted(candidates):
+            for _, start, end in self._matchers[key](doc):
+                spans.append((start, end, key))
+        spans.sort()
+        return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e])) for s, e, k in spans]
