@@ -134,3 +134,19 @@ def test_training_logs_and_registers_in_mlflow(small, tmp_path, monkeypatch):
         assert out.loc[0, "topic"] and out.loc[0, "error"] is None
     finally:
         get_settings.cache_clear()
+
+
+def test_large_datasets_validate_on_a_holdout_instead_of_k_folds(small, tmp_path):
+    from training.train import TrainConfig, choose_thresholds, load_dataset, out_of_fold
+    from triage.rules import EmergencyRules
+    from triage.settings import get_settings
+
+    ds = load_dataset([small / "train.jsonl"])
+    config = TrainConfig(holdout_above=100)  # the small set counts as "large" here
+    oof = out_of_fold(ds, config, progress=False)
+    share = oof["validated"].mean()
+    assert 0.15 <= share <= 0.25
+    assert not oof["topic"][~oof["validated"]].any(), "rows outside the holdout have no predictions"
+    chosen = choose_thresholds(ds, oof, config, EmergencyRules.load(get_settings().emergency_rules_path))
+    assert chosen["validation"]["n"] == oof["validated"].sum()
+    assert set(chosen["thresholds"]) == {"topic", "authority", "urgency"}

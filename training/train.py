@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
+from joblib import Parallel, delayed
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from tqdm.auto import tqdm
 
 from training.metrics import precision_threshold
@@ -28,9 +29,10 @@ from triage.settings import get_settings
 from triage.text import clean, normalize, skeleton
 
 # Chosen by cross-validation on the starter train split (see `python -m training.experiments`).
+# Per head, the best 3-fold macro-F1 on the train split (var/experiments/model_selection.md).
 DEFAULT_HEADS = {
-    "topic": {"kind": "svm", "C": 0.3},
-    "authority": {"kind": "svm", "C": 0.3},
+    "topic": {"kind": "svm", "C": 1.0},
+    "authority": {"kind": "svm", "C": 1.0},
     "urgency": {"kind": "svm", "C": 0.3},
 }
 
@@ -40,6 +42,11 @@ class TrainConfig:
     heads: dict[str, dict] = field(default_factory=lambda: {h: dict(v) for h, v in DEFAULT_HEADS.items()})
     features: dict = field(default_factory=dict)
     folds: int = 5
+    # Above this many messages, thresholds come from one stratified 20% holdout instead of k-fold
+    # and calibration uses 3 folds: plenty of validation data, a fraction of the fits.
+    holdout_above: int = 20_000
+    holdout_size: float = 0.2
+    n_jobs: int = -1  # validation fits and the final fit run in parallel processes
     seed: int = 13
     precision_target: float = 0.95
     critical_recall_target: float = 0.99
@@ -84,58 +91,95 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
     return Dataset(texts, labels, languages, h.hexdigest(), [str(p) for p in paths])
 
 
-def build_model(config: TrainConfig) -> TriageModel:
-    heads = {h: make_head(spec.get("kind", "svm"), spec.get("C", 0.5)) for h, spec in config.heads.items()}
+def build_model(config: TrainConfig, n: int) -> TriageModel:
+    """The untrained model for ``n`` training messages."""
+    cv = 3 if n >= config.holdout_above else 5
+    heads = {h: make_head(spec.get("kind", "svm"), spec.get("C", 0.5), cv=cv) for h, spec in config.heads.items()}
     return TriageModel(features=make_features(**config.features), heads=heads)
 
 
-def out_of_fold(ds: Dataset, config: TrainConfig, progress: bool = True) -> dict[str, np.ndarray]:
-    """Out-of-fold probabilities per head: the validation data thresholds are chosen on."""
+def _splits(ds: Dataset, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     strat_head = "topic" if "topic" in ds.labels else next(iter(ds.labels))
     y = np.array([v or "" for v in ds.labels[strat_head]])
-    min_count = min(np.unique(y, return_counts=True)[1])
-    folds = max(2, min(config.folds, min_count))
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+    if len(y) >= config.holdout_above:
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=config.holdout_size, random_state=config.seed)
+    else:
+        min_count = min(np.unique(y, return_counts=True)[1])
+        splitter = StratifiedKFold(n_splits=max(2, min(config.folds, min_count)), shuffle=True,
+                                   random_state=config.seed)
+    return list(splitter.split(np.zeros(len(y)), y))
+
+
+def _fit(ds: Dataset, config: TrainConfig, rows: np.ndarray | None, predict_rows: np.ndarray | None):
+    """One fit on ``rows`` (None: all). With ``predict_rows``, returns (rows, classes, probas) for
+    them; without, returns the fitted model. Runs in a worker process."""
+    texts = ds.texts if rows is None else [ds.texts[i] for i in rows]
+    labels = ds.labels if rows is None else {h: [v[i] for i in rows] for h, v in ds.labels.items()}
+    m = build_model(config, len(ds.texts)).fit(texts, labels)
+    if predict_rows is None:
+        return m
+    return predict_rows, m.classes_, m.predict_proba(m.prepare([ds.texts[i] for i in predict_rows]))
+
+
+def fit_and_validate(ds: Dataset, config: TrainConfig, progress: bool = True,
+                     final: bool = True) -> tuple[dict, TriageModel | None]:
+    """The validation fits (k-fold, or one holdout on large data) and, with ``final``, the fit on
+    all data, run in parallel processes (``config.n_jobs``).
+
+    Returns out-of-fold probabilities per head plus ``classes`` and ``validated`` (the mask of rows
+    that have them), and the final model."""
+    tasks = [(tr, va) for tr, va in _splits(ds, config)] + ([(None, None)] if final else [])
+    run = Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(
+        delayed(_fit)(ds, config, tr, va) for tr, va in tasks)
     oof: dict[str, np.ndarray] = {}
-    classes: dict[str, list[str]] = {}
-    texts = np.array(ds.texts, dtype=object)
-    for tr, va in tqdm(list(skf.split(texts, y)), desc="cross-validation", disable=not progress):
-        m = build_model(config).fit(list(texts[tr]), {h: [v[i] for i in tr] for h, v in ds.labels.items()})
-        probas = m.predict_proba(m.prepare(list(texts[va])))
+    classes = {h: sorted({v for v in ys if v is not None}) for h, ys in ds.labels.items()}
+    validated = np.zeros(len(ds.texts), dtype=bool)
+    model = None
+    for out in tqdm(run, total=len(tasks), desc="fits (validation + final)", disable=not progress):
+        if isinstance(out, TriageModel):
+            model = out
+            continue
+        va, fold_classes, probas = out
+        validated[va] = True
         for h, p in probas.items():
-            if h not in classes:
-                classes[h] = sorted({v for v in ds.labels[h] if v is not None})
-                oof[h] = np.zeros((len(texts), len(classes[h])))
-            cols = [classes[h].index(c) for c in m.classes_[h]]
+            oof.setdefault(h, np.zeros((len(ds.texts), len(classes[h]))))
+            cols = [classes[h].index(c) for c in fold_classes[h]]
             oof[h][np.ix_(va, cols)] = p
-    return {"classes": classes, **oof}  # type: ignore[dict-item]
+    return {"classes": {h: classes[h] for h in oof}, "validated": validated, **oof}, model
+
+
+def out_of_fold(ds: Dataset, config: TrainConfig, progress: bool = True) -> dict:
+    """Out-of-fold probabilities only (see :func:`fit_and_validate`)."""
+    return fit_and_validate(ds, config, progress, final=False)[0]
 
 
 def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: EmergencyRules) -> dict:
     """Per-head confidence thresholds reaching ``precision_target`` on out-of-fold predictions,
     and the critical-urgency probability threshold reaching ``critical_recall_target`` together
     with the emergency rules."""
-    classes = oof["classes"]
-    out: dict = {"thresholds": {}, "critical_threshold": None, "validation": {}}
-    skels = [skeleton(normalize(t)) for t in ds.texts]
+    classes, validated = oof["classes"], oof["validated"]
+    heads = [h for h in oof if h not in ("classes", "validated")]
+    out: dict = {"thresholds": {}, "critical_threshold": None, "validation": {"n": int(validated.sum())}}
     crit_t = None
-    if "urgency" in oof and "critical" in classes["urgency"]:
+    if "urgency" in heads and "critical" in classes["urgency"]:
         y = np.array(ds.labels["urgency"], dtype=object)
         p = oof["urgency"][:, classes["urgency"].index("critical")]
-        rule_hit = np.array([bool(rules.find(s)) for s in skels])
-        is_crit = y == "critical"
+        rule_hit = np.array([bool(validated[i]) and bool(rules.find(skeleton(normalize(t))))
+                             for i, t in enumerate(ds.texts)])
+        is_crit = (y == "critical") & validated
         crit_t = 0.5
         for t in np.arange(0.5, 0.019, -0.01):
             crit_t = float(round(t, 2))
             if ((p[is_crit] >= t) | rule_hit[is_crit]).mean() >= config.critical_recall_target:
                 break
-        flagged = (p >= crit_t) | rule_hit
+        flagged = ((p >= crit_t) | rule_hit) & validated
         out["critical_threshold"] = crit_t
         out["validation"]["critical_recall"] = float(flagged[is_crit].mean())
         out["validation"]["critical_precision"] = float(is_crit[flagged].mean()) if flagged.any() else 0.0
-    for h, proba in ((h, v) for h, v in oof.items() if h != "classes"):
+    for h in heads:
+        proba = oof[h]
         y = np.array(ds.labels[h], dtype=object)
-        known = np.array([v is not None for v in y])
+        known = np.array([v is not None for v in y]) & validated
         pred_idx = proba.argmax(1)
         if h == "urgency" and crit_t is not None:
             c = classes[h].index("critical")
@@ -182,11 +226,8 @@ def train(paths: list[Path], output: Path, text_column: str = "text", head_colum
     t0 = time.perf_counter()
     ds = load_dataset(paths, text_column, head_columns)
     rules = EmergencyRules.load(settings.emergency_rules_path)
-    oof = out_of_fold(ds, config, progress)
+    oof, model = fit_and_validate(ds, config, progress)
     chosen = choose_thresholds(ds, oof, config, rules)
-    if progress:
-        print("fitting final model on all training data ...", flush=True)
-    model = build_model(config).fit(ds.texts, ds.labels)
     lang_texts, lang_y = ds.texts, ds.languages
     if lang_y is None:  # a city's export without a language column: learn language ID from the starter set
         starter = read_records(settings.data_dir / "train.jsonl")
