@@ -98,11 +98,22 @@ def test_final_urgency_is_never_below_the_model_argmax(triage_model, text):
     assert URGENCY_ORDER.index(r.urgency.label) >= URGENCY_ORDER.index(model_label)
 
 
-def test_district_and_recipient_follow_the_gazetteer_and_routing(triage_model):
+def test_district_reaches_the_routing_table(triage_model):
     r = triage_model.classify("Во дворе на Кабанбай батыра 40 сломаны качели и скамейки, просим благоустроить")
     assert r.district == "esil"
-    if r.authority.label == "district_akimat":
-        assert r.recipient["id"] == "district_akimat:esil"
+    assert r.recipient == triage_model.routing.resolve(r.recipient["authority"], "esil").to_dict()
+
+
+def test_a_district_recipient_is_chosen_when_the_routing_table_has_one(triage_model):
+    import copy
+
+    from triage.routing import RoutingTable
+
+    local = {"esil": {"name": {"kk": "Есіл", "ru": "Есиль", "en": "Esil"}, "channel": "test:esil"}}
+    t = copy.copy(triage_model)
+    t.routing = RoutingTable({a: {**e, "districts": local} for a, e in triage_model.routing.recipients.items()})
+    r = t.classify("Во дворе на Кабанбай батыра 40 сломаны качели и скамейки, просим благоустроить")
+    assert r.recipient["id"] == f"{r.recipient['authority']}:esil" and r.recipient["channel"] == "test:esil"
 
 
 def test_explanation_lists_positive_features_for_each_head(triage_model):
