@@ -3,7 +3,7 @@
 A maintained detector (lingua, restricted to the three languages) gives confidences; a small linear
 model learned from labelled messages corrects what it misses: Kazakh typed on a Russian keyboard
 looks Russian to it, and Latin Kazakh looks English or Turkish. The learned part sees lingua's
-confidences, the script, whether Kazakh-only letters occur, and character n-grams.
+confidences, the script, whether Kazakh-only letters occur, character n-grams and words.
 """
 
 from __future__ import annotations
@@ -53,19 +53,20 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
     """``fit(texts, languages)`` / ``predict(texts)`` / ``predict_proba(texts)`` on normalized text
     (before the skeleton view, so Kazakh letters still count)."""
 
-    def __init__(self, n_features: int = 2**18, C: float = 20.0):
+    def __init__(self, n_features: int = 2**18, C: float = 20.0, word_features: bool = True):
         self.n_features = n_features
         self.C = C
+        self.word_features = word_features
 
     def _vectorizers(self) -> list[HashingVectorizer]:
         # Characters catch spelling (ә vs а, "q" for қ); whole words catch folded Kazakh's
         # function words (жок, бизде, кашан) that look like Russian letter by letter.
-        return [
-            HashingVectorizer(analyzer="char_wb", ngram_range=(1, 4), n_features=self.n_features,
-                              alternate_sign=False, norm="l2"),
-            HashingVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", n_features=self.n_features,
-                              alternate_sign=False, norm="l2"),
-        ]
+        vecs = [HashingVectorizer(analyzer="char_wb", ngram_range=(1, 4), n_features=self.n_features,
+                                  alternate_sign=False, norm="l2")]
+        if self.word_features:
+            vecs.append(HashingVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b",
+                                          n_features=self.n_features, alternate_sign=False, norm="l2"))
+        return vecs
 
     def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
         conf = lingua_confidences(texts)
