@@ -21,6 +21,10 @@ def _add_columns(p: argparse.ArgumentParser, heads: bool = True) -> None:
             p.add_argument(f"--{h}-column", default=h)
 
 
+def _head_columns(args) -> dict[str, str]:
+    return {h: getattr(args, f"{h}_column") for h in ("topic", "authority", "urgency")}
+
+
 def cmd_train(args) -> int:
     from training.evaluate import write_report
     from training.train import TrainConfig, train
@@ -31,7 +35,7 @@ def cmd_train(args) -> int:
     default_run = not args.data
     paths = args.data or [s.data_dir / "train.jsonl"]
     output = Path(args.output or s.model_dir)
-    heads = {"topic": args.topic_column, "authority": args.authority_column, "urgency": args.urgency_column}
+    heads = _head_columns(args)
     manifest = train(paths, output, args.text_column, heads, TrainConfig(seed=args.seed))
     print(f"model {manifest['model_version']} saved to {output} in {manifest['train_seconds']} s")
     print("thresholds (chosen on out-of-fold predictions):", json.dumps(manifest["thresholds"]))
@@ -110,7 +114,7 @@ def cmd_evaluate(args) -> int:
     triage = Triage.load(args.model)
     records = [r for p in args.data for r in read_records(p)]
     out = Path(args.output or get_settings().var_dir / "reports" / f"eval-{triage.version}")
-    heads = {"topic": args.topic_column, "authority": args.authority_column, "urgency": args.urgency_column}
+    heads = _head_columns(args)
     write_report(triage, records, out, args.text_column, heads)
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"report, errors and confusion matrices (PNG) in {out}")
