@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from triage.fastvec import FastTransformer, softmax_proba
 from triage.text import has_kazakh_letters, script_of
 
 _LINGUA = {"kk": Language.KAZAKH, "ru": Language.RUSSIAN, "en": Language.ENGLISH}
@@ -77,17 +78,24 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
                 [has_kazakh_letters(t) for t in texts],
             ]
         ).astype(float)
-        sparse = [v.transform(texts) for v in self._vectorizers()]
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            fast = self._fast = [FastTransformer(v) for v in self._vectorizers()]
+        sparse = [v.transform(texts) for v in fast]
         return sp.hstack([*sparse, sp.csr_matrix(dense * 2.0)]).tocsr()
 
     def fit(self, texts: Sequence[str], languages: Sequence[str]):
+        self.__dict__.pop("_fast", None)
         self.model_ = LogisticRegression(C=self.C, max_iter=2000)
         self.model_.fit(self._features(texts), np.asarray(languages))
         self.classes_ = self.model_.classes_
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model_.predict_proba(self._features(texts))
+        return softmax_proba(self.model_, self._features(texts))
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]

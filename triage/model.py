@@ -21,6 +21,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
+from triage.fastvec import FastTransformer
 from triage.lexicon import ConceptLexicon
 from triage.settings import get_settings
 from triage.text import normalize, skeleton
@@ -143,9 +144,15 @@ class TriageModel(BaseEstimator):
     def transform(self, skeletons: Sequence[str]) -> sp.csr_matrix:
         """Same matrix as ``features_.transform``: the union's parts stacked with their weights.
         Called directly because FeatureUnion's joblib dispatch costs milliseconds per message."""
-        weights = self.features_.transformer_weights or {}
-        parts = [vec.transform(skeletons) * weights.get(name, 1.0)
-                 for name, vec in self.features_.transformer_list]
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            weights = self.features_.transformer_weights or {}
+            fast = self._fast = [(FastTransformer(vec), weights.get(name, 1.0))
+                                 for name, vec in self.features_.transformer_list]
+        parts = [t.transform(skeletons) for t, _ in fast]
+        for X, (_, w) in zip(parts, fast, strict=True):
+            if w != 1.0:
+                X.data *= w
         return sp.hstack(parts, format="csr")
 
     def fit(self, texts: Sequence[str], labels: Mapping[str, Sequence[str]]):
@@ -153,6 +160,7 @@ class TriageModel(BaseEstimator):
             raise ValueError("at least one head needs labels")
         normalized = [normalize(t) for t in texts]
         skeletons = [skeleton(t) for t in normalized]
+        self.__dict__.pop("_fast", None)
         self.features_ = clone(self.features) if self.features is not None else make_features()
         X = self.features_.fit_transform(skeletons)
         for _, vec in self.features_.transformer_list:
@@ -190,7 +198,7 @@ class TriageModel(BaseEstimator):
 
     def __getstate__(self):
         # Derived caches are rebuilt after load rather than stored.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_feature_names", "_weights")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_feature_names", "_weights", "_fast")}
 
 
 def _shrink(est: BaseEstimator) -> None:

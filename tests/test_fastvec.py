@@ -1,0 +1,53 @@
+"""The prediction fast paths give scikit-learn's own numbers."""
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from triage.fastvec import FastTransformer, softmax_proba
+
+DOCS = ["жол жөндеу керек", "яма на дороге яма", "pothole on the road!!", "", "жылу жоқ жылу жоқ 🙂",
+        "qala akimdigi", "ОЧЕНЬ ГРОМКО", "a"]
+
+
+@pytest.mark.parametrize("vec", [
+    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32),
+    TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, binary=True),
+    TfidfVectorizer(analyzer="word", use_idf=False, norm=None),
+])
+def test_tfidf_fast_path_equals_transform(vec):
+    vec.fit(DOCS * 2)
+    new = DOCS + ["совсем новый текст", "жол"]
+    fast = FastTransformer(vec).transform(new)
+    ref = vec.transform(new)
+    assert fast.shape == ref.shape and fast.dtype == ref.dtype
+    np.testing.assert_allclose(fast.toarray(), ref.toarray(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("vec", [
+    HashingVectorizer(analyzer="char_wb", ngram_range=(1, 4), n_features=2**12, alternate_sign=False),
+    HashingVectorizer(analyzer="word", n_features=2**10),
+])
+def test_hashing_fast_path_equals_transform(vec):
+    np.testing.assert_allclose(FastTransformer(vec).transform(DOCS).toarray(), vec.transform(DOCS).toarray(),
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_softmax_proba_equals_predict_proba(n_classes):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = np.arange(60) % n_classes
+    lr = LogisticRegression().fit(X, y)
+    np.testing.assert_allclose(softmax_proba(lr, X), lr.predict_proba(X), rtol=1e-7, atol=1e-9)
+
+
+def test_shipped_model_features_equal_the_sklearn_union(triage_model, test_records):
+    import scipy.sparse as sp
+
+    from triage.text import normalize, skeleton
+
+    skels = [skeleton(normalize(r["text"])) for r in test_records[:100]]
+    ref = sp.csr_matrix(triage_model.model.features_.transform(skels))
+    np.testing.assert_allclose(triage_model.model.transform(skels).toarray(), ref.toarray(), rtol=1e-4, atol=1e-6)
