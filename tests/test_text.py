@@ -1,3 +1,5 @@
+import unicodedata
+
 import pytest
 
 from triage.errors import InvalidTextError
@@ -87,3 +89,14 @@ def test_emoji_sequences_with_joiners_are_not_stripped_as_controls():
                                          ("123", "Cyrl"), ("LRT опять стоит", "Cyrl")])
 def test_script_is_the_majority_script(text, script):
     assert script_of(text) == script
+
+
+def test_every_known_emoji_passes_the_precheck():
+    import emoji
+
+    from triage.text import _MAYBE_EMOJI
+
+    # normalize() applies NFKC first; what NFKC leaves an emoji must reach the emoji tokenizer.
+    after = [unicodedata.normalize("NFKC", e) for e in emoji.EMOJI_DATA]
+    missed = [e for e in after if emoji.emoji_count(e) and not _MAYBE_EMOJI.search(e)]
+    assert missed == []

@@ -31,6 +31,8 @@ _REPEAT = re.compile(r"(\w)\1{2,}")
 _PUNCT_REPEAT = re.compile(r"([!?.,)(])\1+")
 _LONG_NUMBER = re.compile(r"\d{5,}")
 _SPACES = re.compile(r"\s+")
+# Every emoji has a code point in these ranges (©, ® and U+2000 upwards, incl. variation selectors).
+_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u2000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def normalize(text: str) -> str:
     t = _URL.sub(" urltok ", t)
     t = _MENTION.sub(lambda m: " mentiontok " + m.group(1).replace("_", " ").replace(".", " ") + " ", t)
     t = _HASHTAG.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", t)
-    t = emoji.replace_emoji(t, replace=_emoji_name)
+    if _MAYBE_EMOJI.search(t):  # the emoji tokenizer walks every character: skip it for plain text
+        t = emoji.replace_emoji(t, replace=_emoji_name)
     t = t.casefold()
     t = _REPEAT.sub(r"\1", t)
     t = _PUNCT_REPEAT.sub(r"\1", t)
