@@ -121,6 +121,51 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, access_log=not args.no_access_log)
+    return 0
+
+
+def _store():
+    from triage.store import Store
+
+    s = get_settings()
+    return Store(s.resolved_database_url(), s.quality_sample_rate, s.key_cache_seconds)
+
+
+def cmd_db(args) -> int:
+    from triage.store.migrate import current_revision, downgrade, head_revision, upgrade
+
+    store = _store()
+    if store.dialect == "sqlite":
+        Path(store.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+    if args.db_command == "upgrade":
+        upgrade(store.engine, args.revision)
+    elif args.db_command == "downgrade":
+        downgrade(store.engine, args.revision)
+    print(f"database {store.engine.url.render_as_string(hide_password=True)}: "
+          f"revision {current_revision(store.engine)} (head {head_revision()})")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    store = _store()
+    if args.keys_command == "create":
+        key = store.create_key(args.role, args.name or f"{args.role}-cli")
+        print(key)
+        print(f"{args.role} key created; it is shown only now and stored hashed", file=sys.stderr)
+    elif args.keys_command == "list":
+        for k in store.list_keys():
+            print(json.dumps(k, ensure_ascii=False))
+    else:
+        store.revoke_key(args.prefix)
+        print(f"key {args.prefix} revoked", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="triage", description="Multilingual triage of citizens' messages.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -150,6 +195,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path)
     _add_columns(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serve", help="run the HTTP API and reviewer page (SQLite by default)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (recommended: one per core)")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--no-access-log", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("db", help="database schema (Alembic migrations)")
+    dsub = p.add_subparsers(dest="db_command", required=True)
+    d = dsub.add_parser("upgrade", help="apply migrations (default: to the newest)")
+    d.add_argument("revision", nargs="?", default="head")
+    d = dsub.add_parser("downgrade", help="revert migrations to a revision (base: empty)")
+    d.add_argument("revision")
+    dsub.add_parser("current", help="print the database's revision")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("keys", help="API keys (stored hashed)")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    k = ksub.add_parser("create", help="create a key and print it once")
+    k.add_argument("--role", required=True, choices=["intake", "reviewer", "admin"])
+    k.add_argument("--name", help="who or what uses it (shown in the audit trail)")
+    ksub.add_parser("list", help="list keys (prefix, name, role; never the key)")
+    k = ksub.add_parser("revoke", help="revoke a key by its prefix")
+    k.add_argument("prefix")
+    p.set_defaults(func=cmd_keys)
     return ap
 
 

@@ -29,3 +29,27 @@ class DataError(TriageError, ValueError):
     """Training or evaluation data cannot be read (missing file, column, bad format)."""
 
     code = "data_error"
+
+
+class NotFoundError(TriageError):
+    """A message (or key) id that the store does not hold."""
+
+    code = "not_found"
+
+
+class InvalidLabelError(TriageError, ValueError):
+    """A correction names a label the taxonomy and the model don't know."""
+
+    code = "invalid_label"
+
+
+class StoreUnavailableError(TriageError):
+    """The database cannot be reached; nothing was written."""
+
+    code = "store_unavailable"
+
+
+class InvalidRequestError(TriageError, ValueError):
+    """A request parameter the API cannot act on (a bad cursor, an empty period...)."""
+
+    code = "invalid_request"

@@ -31,6 +31,21 @@ class Settings(BaseSettings):
     registered_model_name: str = "astana-triage"
     var_dir: Path = REPO_DIR / "var"
 
+    # Store and service
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is an SQLite file under var_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="Larger request bodies get 413.")
+    batch_max_items: int = Field(1000, ge=1)
+    quality_sample_rate: float = Field(
+        0.05, ge=0, le=1, description="Share of confident messages also sent to review as quality checks."
+    )
+    key_cache_seconds: float = Field(30.0, ge=0, description="How long a verified API key is trusted in memory.")
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'triage.db'}"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

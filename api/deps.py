@@ -1,0 +1,55 @@
+"""Dependencies: the loaded engine and store, and role checks by API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from triage.engine import Triage
+from triage.store import Store
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (intake, reviewer or admin).")
+_bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    name: str
+
+
+def get_engine(request: Request) -> Triage:
+    return request.app.state.models.current
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def principal(
+    request: Request,
+    key: str | None = Security(_api_key),
+    bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+) -> Principal:
+    plain = key or (bearer.credentials if bearer else None)
+    found = request.app.state.store.verify_key(plain)
+    if found is None:
+        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    return Principal(*found)
+
+
+def require(*roles: str):
+    """A dependency that lets through the given roles and admin (admin may do everything)."""
+    allowed = {*roles, "admin"}
+
+    def check(p: Principal = Depends(principal)) -> Principal:
+        if p.role not in allowed:
+            raise HTTPException(403, f"role {p.role!r} may not do this")
+        return p
+
+    return check
+
+
+ANY_ROLE = ("intake", "reviewer", "admin")

@@ -1,0 +1,105 @@
+"""Taxonomy, model, stats, health, metrics, and the reviewer page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import metrics
+from api.deps import ANY_ROLE, Principal, get_engine, get_store, principal, require
+from triage.engine import Triage
+from triage.errors import InvalidRequestError
+from triage.store import Store
+
+router = APIRouter()
+
+
+@router.get("/v1/whoami", tags=["meta"], summary="The role and name of the calling key")
+def whoami(p: Principal = Depends(principal)):
+    return {"role": p.role, "name": p.name}
+
+
+@router.get("/v1/taxonomy", tags=["meta"], summary="Labels of every head with kk/ru/en names")
+def taxonomy(engine: Triage = Depends(get_engine), _: Principal = Depends(require(*ANY_ROLE))):
+    tax = engine.taxonomy
+    heads = {}
+    for h in ("topic", "authority", "urgency", "district"):
+        labels = list(dict.fromkeys([*tax.labels(h), *engine.model.classes_.get(h, [])]))
+        heads[h] = [{"label": lab, "names": {lang: tax.name(h, lab, lang) for lang in ("kk", "ru", "en")},
+                     **({"default_authority": tax.default_authority(lab)} if h == "topic" else {})}
+                    for lab in labels]
+    return {"heads": heads, "languages": list(tax.languages), "channels": list(tax.channels)}
+
+
+@router.get("/v1/model", tags=["meta"], summary="Loaded model: version, metrics, thresholds")
+def model(engine: Triage = Depends(get_engine), _: Principal = Depends(require(*ANY_ROLE))):
+    m = engine.manifest
+    return {
+        "version": engine.version, "heads": engine.heads, "thresholds": engine.thresholds,
+        "critical_threshold": engine.critical_threshold,
+        "labels": {h: list(engine.model.classes_[h]) for h in engine.heads},
+        "trained_at": m.get("created_at") or m.get("trained_at"),
+        "metrics": m.get("metrics") or m.get("validation") or {},
+        "data": m.get("data"),
+    }
+
+
+@router.get("/v1/stats", tags=["meta"], summary="Volumes, review backlog and correction rates over a period")
+def stats(
+    since: datetime | None = Query(None, description="Default: 7 days before `until`."),
+    until: datetime | None = Query(None, description="Default: now."),
+    store: Store = Depends(get_store),
+    _: Principal = Depends(require("reviewer")),
+):
+    until = _utc(until) or datetime.now(UTC)
+    since = _utc(since) or until - timedelta(days=7)
+    if since >= until:
+        raise InvalidRequestError("since must be before until")
+    return store.stats(since, until)
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@router.get("/healthz", tags=["ops"], summary="The process is up")
+def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"], summary="Model loaded and database reachable")
+def readyz(request: Request):
+    models = getattr(request.app.state, "models", None)
+    store = getattr(request.app.state, "store", None)
+    db_ok = bool(store and store.ping())
+    body = {"model": models.current.version if models else None, "database": "ok" if db_ok else "unreachable"}
+    if models is None or not db_ok:
+        return JSONResponse({"status": "not_ready", **body}, status_code=503)
+    return {"status": "ready", **body}
+
+
+@router.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+def prometheus():
+    data, ctype = metrics.render()
+    return Response(data, media_type=ctype)
+
+
+def mount_page(app: FastAPI, static_dir: Path) -> None:
+    """The reviewer page: static files served by the API itself, no build step."""
+    if not (static_dir / "review.html").exists():
+        return
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+
+    @app.get("/review", include_in_schema=False)
+    def review_page():
+        return FileResponse(static_dir / "review.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/review")

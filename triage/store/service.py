@@ -1,0 +1,444 @@
+"""Store operations: what the API and retraining do with the database, testable without HTTP.
+
+Every write is one transaction: a batch of classified messages, a correction (plus the message's
+``reviewed_at``), a key. Database failures surface as :class:`StoreUnavailableError`, after the
+transaction has been rolled back, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text, tuple_, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.errors import InvalidLabelError, InvalidRequestError, NotFoundError, StoreUnavailableError
+from triage.redact import redact
+from triage.review import review_priority
+from triage.store.tables import ApiKey, Correction, Message
+
+HEADS = ("topic", "authority", "urgency")
+LABEL_FIELDS = (*HEADS, "district")
+ROLES = ("intake", "reviewer", "admin")
+KEY_PREFIX = "trg_"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    dt = _aware(dt)
+    return dt.isoformat() if dt else None
+
+
+@dataclass
+class NewMessage:
+    """One message to store, as the intake client sent it (text is the original, unredacted)."""
+
+    text: str
+    channel: str = "api"
+    external_id: str | None = None
+    author: str | None = None
+    posted_at: datetime | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class Stored:
+    id: int
+    duplicate: bool
+    prediction: dict = field(default_factory=dict)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the pragmas and pool settings this store relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _):  # pragma: no cover - exercised by every SQLite test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers don't block the writer
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _safe_explanation(prediction: dict) -> dict:
+    """The stored copy of a result: explanation terms with digits or '@' are dropped, since the
+    classifier saw the unredacted text and a term could be a fragment of a number or address."""
+    p = dict(prediction)
+    p["explanation"] = {
+        h: [[f, w] for f, w in feats if not any(c.isdigit() or c == "@" for c in f)]
+        for h, feats in (prediction.get("explanation") or {}).items()
+    }
+    return p
+
+
+def hash_key(plain: str) -> str:
+    # API keys are 32 random bytes: a plain SHA-256 is enough (no dictionary to attack).
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+class Store:
+    """All database access of the service and of retraining."""
+
+    def __init__(self, url: str, quality_sample_rate: float = 0.05, key_cache_seconds: float = 30.0,
+                 seed: int | None = None):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.quality_sample_rate = quality_sample_rate
+        self.key_cache_seconds = key_cache_seconds
+        self._rng = random.Random(seed)
+        self._key_cache: dict[str, tuple[float, str, str]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return self.sessions()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def save_classified(self, items: Sequence[NewMessage], predictions: Sequence[dict]) -> list[Stored]:
+        """Store messages with their predictions in one transaction, in order.
+
+        A (channel, external_id) already stored, or repeated within the batch, is not stored
+        again: its item gets the existing id, ``duplicate=True`` and the stored prediction.
+        """
+        for attempt in range(3):
+            try:
+                return self._save(items, predictions)
+            except IntegrityError:
+                # Another worker inserted one of our keys between our read and our write: the
+                # whole transaction was rolled back; the next attempt finds that row.
+                if attempt == 2:
+                    raise
+            except SQLAlchemyError as exc:
+                raise StoreUnavailableError(f"messages not stored: {type(exc).__name__}") from exc
+        raise AssertionError("unreachable")
+
+    def _save(self, items: Sequence[NewMessage], predictions: Sequence[dict]) -> list[Stored]:
+        now = utcnow()
+        keys = {(m.channel, m.external_id) for m in items if m.external_id is not None}
+        out: list[Stored | None] = [None] * len(items)
+        with self._session() as s, s.begin():
+            existing: dict[tuple, Stored] = {}
+            if keys:
+                for chunk in _chunks(sorted(keys, key=str), 500):
+                    rows = s.execute(
+                        select(Message.id, Message.channel, Message.external_id, Message.prediction)
+                        .where(tuple_(Message.channel, Message.external_id).in_(chunk))
+                    ).all()
+                    for r in rows:
+                        existing[(r.channel, r.external_id)] = Stored(r.id, True, r.prediction)
+            new_rows, new_idx = [], []
+            pending: dict[tuple, int] = {}
+            for i, (m, pred) in enumerate(zip(items, predictions, strict=True)):
+                key = (m.channel, m.external_id)
+                if m.external_id is not None and key in existing:
+                    out[i] = existing[key]
+                    continue
+                if m.external_id is not None and key in pending:
+                    continue  # resolved after insert
+                if m.external_id is not None:
+                    pending[key] = i
+                new_rows.append(self._row(m, pred, now))
+                new_idx.append(i)
+            if new_rows:
+                objs = [Message(**r) for r in new_rows]
+                s.add_all(objs)
+                s.flush()
+                for i, obj in zip(new_idx, objs, strict=True):
+                    out[i] = Stored(obj.id, False, obj.prediction)
+            for i, m in enumerate(items):
+                if out[i] is None:  # repeated within this batch
+                    first = out[pending[(m.channel, m.external_id)]]
+                    out[i] = Stored(first.id, True, first.prediction)
+        return out  # type: ignore[return-value]
+
+    def _row(self, m: NewMessage, pred: dict, now: datetime) -> dict:
+        red = redact(m.text)
+        author = redact(m.author).text if m.author else None
+        with self._lock:
+            reason, priority = review_priority(pred, self._rng, self.quality_sample_rate)
+        stored_pred = _safe_explanation(pred)
+        return dict(
+            created_at=now, channel=m.channel, external_id=m.external_id, author=author,
+            posted_at=m.posted_at, text=red.text, redactions=dict(red.counts),
+            extra=_redact_json(m.metadata) if m.metadata else None,
+            model_version=pred.get("model_version", "unknown"), language=pred.get("language"),
+            **{h: (pred.get(h) or {}).get("label") for h in HEADS},
+            **{f"{h}_confidence": (pred.get(h) or {}).get("confidence") for h in HEADS},
+            district=pred.get("district"), needs_review=bool(pred.get("needs_review")),
+            prediction=stored_pred, review_reason=reason, review_priority=priority,
+            in_queue=reason is not None,
+        )
+
+    def get_message(self, message_id: int) -> dict:
+        """One stored message with its corrections (oldest first) and its effective labels."""
+        try:
+            with self._session() as s:
+                m = s.get(Message, message_id)
+                if m is None:
+                    raise NotFoundError(f"message {message_id} not found")
+                corr = s.scalars(select(Correction).where(Correction.message_id == message_id)
+                                 .order_by(Correction.id)).all()
+                return _message_dict(m, corr)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("store unavailable") from exc
+
+    def review_queue(self, head: str | None = None, limit: int = 20, cursor: str | None = None) -> dict:
+        """Unreviewed queued messages, most in need of review first; keyset-paginated."""
+        try:
+            with self._session() as s:
+                q = select(Message).where(Message.in_queue.is_(True), Message.reviewed_at.is_(None))
+                if head is None:
+                    key_col, desc = Message.review_priority, True
+                else:
+                    key_col, desc = getattr(Message, f"{head}_confidence"), False
+                    q = q.where(key_col.is_not(None))
+                if cursor:
+                    value, last_id = _decode_cursor(cursor)
+                    after = key_col < value if desc else key_col > value
+                    q = q.where(after | ((key_col == value) & (Message.id > last_id)))
+                q = q.order_by(key_col.desc() if desc else key_col.asc(), Message.id.asc()).limit(limit + 1)
+                rows = s.scalars(q).all()
+                page = rows[:limit]
+                nxt = None
+                if len(rows) > limit:
+                    last = page[-1]
+                    nxt = _encode_cursor(getattr(last, key_col.key), last.id)
+                return {"items": [_message_dict(m, []) for m in page], "next_cursor": nxt}
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("store unavailable") from exc
+
+    def add_correction(self, message_id: int, reviewer: str, labels: dict[str, str | None],
+                       comment: str | None, allowed: dict[str, set[str]]) -> dict:
+        """Append a correction (the audit trail is never rewritten) and take the message out of the
+        review queue. Unknown labels raise :class:`InvalidLabelError` before anything is written."""
+        for f, v in labels.items():
+            if v is not None and f in allowed and v not in allowed[f]:
+                raise InvalidLabelError(f"unknown {f} label {v!r}")
+        if all(v is None for v in labels.values()) and not comment:
+            raise InvalidLabelError("a correction needs at least one label or a comment")
+        now = utcnow()
+        try:
+            with self._session() as s, s.begin():
+                exists = s.execute(select(Message.id).where(Message.id == message_id)).first()
+                if exists is None:
+                    raise NotFoundError(f"message {message_id} not found")
+                c = Correction(message_id=message_id, created_at=now, reviewer=reviewer,
+                               comment=comment, **{f: labels.get(f) for f in LABEL_FIELDS})
+                s.add(c)
+                s.execute(update(Message).where(Message.id == message_id).values(reviewed_at=now))
+                s.flush()
+                return _correction_dict(c)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("correction not stored") from exc
+
+    def labeled_messages(self) -> list[dict]:
+        """Every corrected message with its effective labels (per field, the latest correction that
+        sets it; the prediction otherwise): what retraining adds to the training set."""
+        with self._session() as s:
+            corr = s.scalars(select(Correction).order_by(Correction.message_id, Correction.id)).all()
+            by_msg: dict[int, list[Correction]] = {}
+            for c in corr:
+                by_msg.setdefault(c.message_id, []).append(c)
+            out = []
+            for chunk in _chunks(sorted(by_msg), 500):
+                for m in s.scalars(select(Message).where(Message.id.in_(chunk))).all():
+                    d = _message_dict(m, by_msg[m.id])
+                    out.append({"id": m.id, "text": m.text, "language": m.language,
+                                "corrected_at": d["corrections"][-1]["created_at"], **d["labels"]})
+            return sorted(out, key=lambda r: r["id"])
+
+    # -- stats --------------------------------------------------------------------------------
+
+    def stats(self, since: datetime, until: datetime) -> dict:
+        """Volumes per label over [since, until), the current review backlog and, for messages of
+        the period that were reviewed, how often each head's label was changed."""
+        try:
+            with self._session() as s:
+                period = (Message.created_at >= since) & (Message.created_at < until)
+                total = s.scalar(select(func.count()).select_from(Message).where(period)) or 0
+                volumes = {}
+                for col in ("topic", "authority", "urgency", "language", "district", "channel"):
+                    c = getattr(Message, col)
+                    rows = s.execute(select(c, func.count()).where(period).group_by(c)).all()
+                    volumes[col] = {str(k): n for k, n in sorted(rows, key=lambda r: -r[1]) if k is not None}
+                needs_review = s.scalar(select(func.count()).select_from(Message)
+                                        .where(period, Message.needs_review.is_(True))) or 0
+                backlog = s.scalar(select(func.count()).select_from(Message)
+                                   .where(Message.in_queue.is_(True), Message.reviewed_at.is_(None))) or 0
+                reviewed = s.scalars(select(Message).where(period, Message.reviewed_at.is_not(None))).all()
+                changed: Counter[str] = Counter()
+                ids = [m.id for m in reviewed]
+                corr: dict[int, list[Correction]] = {}
+                for chunk in _chunks(ids, 500):
+                    for c in s.scalars(select(Correction).where(Correction.message_id.in_(chunk))
+                                       .order_by(Correction.id)).all():
+                        corr.setdefault(c.message_id, []).append(c)
+                for m in reviewed:
+                    labels = _effective(m, corr.get(m.id, []))
+                    for h in (*HEADS, "district"):
+                        changed[h] += labels[h] != getattr(m, h)
+                n_rev = len(reviewed)
+                return {
+                    "since": _iso(since), "until": _iso(until), "messages": total,
+                    "needs_review": needs_review,
+                    "abstention_rate": round(needs_review / total, 4) if total else None,
+                    "volumes": volumes, "review_backlog": backlog, "reviewed": n_rev,
+                    "correction_rate": {h: (round(changed[h] / n_rev, 4) if n_rev else None)
+                                        for h in (*HEADS, "district")},
+                }
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("store unavailable") from exc
+
+    # -- API keys -----------------------------------------------------------------------------
+
+    def create_key(self, role: str, name: str) -> str:
+        """A new API key for ``role``; the plaintext is returned once and only its hash is stored."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        prefix = secrets.token_hex(4)
+        plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        with self._session() as s, s.begin():
+            s.add(ApiKey(name=name, role=role, prefix=prefix, key_hash=hash_key(plain), created_at=utcnow()))
+        return plain
+
+    def verify_key(self, plain: str | None) -> tuple[str, str] | None:
+        """(role, name) for a valid, unrevoked key; None otherwise. Verified keys are cached for
+        ``key_cache_seconds`` so the hot path does not hit the database on every request."""
+        if not plain or not plain.startswith(KEY_PREFIX) or len(plain) > 200:
+            return None
+        digest = hash_key(plain)
+        hit = self._key_cache.get(digest)
+        now = time.monotonic()
+        if hit and now - hit[0] < self.key_cache_seconds:
+            return hit[1], hit[2]
+        prefix = plain[len(KEY_PREFIX):].split("_", 1)[0]
+        try:
+            with self._session() as s:
+                k = s.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("cannot verify API key") from exc
+        if k is None or k.revoked_at is not None or not hmac.compare_digest(k.key_hash, digest):
+            self._key_cache.pop(digest, None)
+            return None
+        self._key_cache[digest] = (now, k.role, k.name)
+        return k.role, k.name
+
+    def list_keys(self) -> list[dict]:
+        with self._session() as s:
+            return [{"prefix": k.prefix, "name": k.name, "role": k.role, "created_at": _iso(k.created_at),
+                     "revoked_at": _iso(k.revoked_at)} for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    def revoke_key(self, prefix: str) -> None:
+        with self._session() as s, s.begin():
+            n = s.execute(update(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+                          .values(revoked_at=utcnow())).rowcount
+            if not n:
+                raise NotFoundError(f"no active key with prefix {prefix!r}")
+        self._key_cache.clear()
+
+    def count_keys(self) -> int:
+        with self._session() as s:
+            return s.scalar(select(func.count()).select_from(ApiKey)) or 0
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _redact_json(value: Any) -> Any:
+    """Client metadata is stored too, so its strings are redacted like the text."""
+    if isinstance(value, str):
+        return redact(value).text
+    if isinstance(value, dict):
+        return {str(k): _redact_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_json(v) for v in value]
+    return value
+
+
+def _encode_cursor(value: float, last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value, last_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[float, int]:
+    try:
+        value, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return float(value), int(last_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestError("invalid cursor") from exc
+
+
+def _effective(m: Message, corrections: Sequence[Correction]) -> dict[str, str | None]:
+    labels = {f: getattr(m, f) for f in LABEL_FIELDS}
+    for c in corrections:  # oldest first: later corrections win, field by field
+        for f in LABEL_FIELDS:
+            if getattr(c, f) is not None:
+                labels[f] = getattr(c, f)
+    return labels
+
+
+def _correction_dict(c: Correction) -> dict:
+    return {"id": c.id, "message_id": c.message_id, "created_at": _iso(c.created_at), "reviewer": c.reviewer,
+            **{f: getattr(c, f) for f in LABEL_FIELDS}, "comment": c.comment}
+
+
+def _message_dict(m: Message, corrections: Sequence[Correction]) -> dict:
+    return {
+        "id": m.id, "created_at": _iso(m.created_at), "channel": m.channel, "external_id": m.external_id,
+        "author": m.author, "posted_at": _iso(m.posted_at), "text": m.text, "redactions": m.redactions,
+        "metadata": m.extra, "model_version": m.model_version, "language": m.language,
+        "prediction": m.prediction, "needs_review": m.needs_review, "review_reason": m.review_reason,
+        "review_priority": m.review_priority, "reviewed_at": _iso(m.reviewed_at),
+        "labels": _effective(m, corrections), "corrections": [_correction_dict(c) for c in corrections],
+    }
+
+
+__all__ = ["NewMessage", "ROLES", "Store", "Stored", "make_engine"]
