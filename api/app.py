@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api import errors, metrics
+from api.batcher import MicroBatcher
 from api.routers import admin, classify, meta, review
 from triage import __version__
 from triage.engine import Triage
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
             log.warning("no API keys existed: an admin key was written to %s", path)
         log.info("ready: model %s, store %s", app.state.models.current.version, st.dialect)
         yield
+        await app.state.batcher.close()
         if own_store:
             st.dispose()
 
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
     if engine is not None and store is not None:
         # Everything given (tests, embedding): usable even by clients that don't run the lifespan.
         app.state.store, app.state.models, app.state.settings = store, ModelHolder(engine), settings
+    app.state.batcher = MicroBatcher(classify.batcher_process(app))
     errors.install(app)
     app.add_middleware(metrics.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(metrics.MetricsMiddleware)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from triage.engine import Triage
@@ -20,21 +21,25 @@ class Principal:
     name: str
 
 
-def get_engine(request: Request) -> Triage:
+# Dependencies are async where they do no I/O: a sync dependency costs a thread-pool hop.
+async def get_engine(request: Request) -> Triage:
     return request.app.state.models.current
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def principal(
+async def principal(
     request: Request,
     key: str | None = Security(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
 ) -> Principal:
     plain = key or (bearer.credentials if bearer else None)
-    found = request.app.state.store.verify_key(plain)
+    store: Store = request.app.state.store
+    found = store.cached_key(plain) if plain else None
+    if found is None:
+        found = await run_in_threadpool(store.verify_key, plain)
     if found is None:
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
     return Principal(*found)
@@ -44,7 +49,7 @@ def require(*roles: str):
     """A dependency that lets through the given roles and admin (admin may do everything)."""
     allowed = {*roles, "admin"}
 
-    def check(p: Principal = Depends(principal)) -> Principal:
+    async def check(p: Principal = Depends(principal)) -> Principal:
         if p.role not in allowed:
             raise HTTPException(403, f"role {p.role!r} may not do this")
         return p

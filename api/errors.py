@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triage.errors import (
@@ -30,6 +31,11 @@ STATUS = {
     StoreUnavailableError: 503,
     ModelLoadError: 503,
 }
+
+
+def json_response(body, status: int = 200) -> Response:
+    """A JSON response serialized by orjson, for hot paths whose body is already plain data."""
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, details: list | None = None,

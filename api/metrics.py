@@ -40,8 +40,14 @@ def observe_results(results: list[dict]) -> None:
                 PREDICTIONS.labels(h, r[h]["label"]).inc()
 
 
+_loaded: list[str] = []
+
+
 def set_model(version: str) -> None:
-    MODEL_INFO.clear()
+    for old in _loaded:
+        if old != version:
+            MODEL_INFO.labels(old).set(0)
+    _loaded[:] = [version]
     MODEL_INFO.labels(version).set(1)
 
 

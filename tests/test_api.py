@@ -324,3 +324,11 @@ def test_personal_data_reaches_neither_database_nor_logs(client, keys, store, ca
     logged = " ".join(rec.getMessage() for rec in caplog.records)
     for value in PII.values():
         assert value not in logged
+
+
+def test_reviewer_page_is_served_with_security_headers(client):
+    r = client.get("/review")
+    assert r.status_code == 200 and "<html" in r.text.lower()
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/static/review.js").status_code == 200

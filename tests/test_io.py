@@ -18,7 +18,7 @@ def test_jsonl_bad_lines_become_errors_in_place(tmp_path):
 
 def test_csv_rows_map_to_the_header_and_bad_rows_are_reported(tmp_path):
     p = tmp_path / "x.csv"
-    p.write_bytes('text,topic\n"multi\nline",roads\nonly_one_field\n"ok",\n'.encode() + b'"\xff",roads\n')
+    p.write_bytes(b'text,topic\n"multi\nline",roads\nonly_one_field\n"ok",\n' + b'"\xff",roads\n')
     out = list(iter_records(p))
     assert out[0] == (2, {"text": "multi\nline", "topic": "roads"})
     assert isinstance(out[1][1], DataError) and "fields" in str(out[1][1])

@@ -1,14 +1,20 @@
-"""POST /v1/classify and /v1/classify/batch (intake). Sync handlers: FastAPI runs them in its
-thread pool, so CPU-bound classification never blocks the event loop."""
+"""POST /v1/classify and /v1/classify/batch (intake).
+
+Single messages go through the worker's micro-batcher (api/batcher.py): concurrent requests are
+classified together on the vectorized path and stored in one transaction, in a worker thread, so
+CPU-bound classification never blocks the event loop."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api import metrics
-from api.deps import Principal, get_engine, get_store, require
+from api.deps import Principal, require
+from api.errors import json_response
 from api.schemas import BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse
 from triage.engine import Triage
 from triage.errors import InvalidTextError, StoreUnavailableError
@@ -24,45 +30,53 @@ def _new(item: ClassifyRequest) -> NewMessage:
                       author=item.author, posted_at=item.posted_at, metadata=item.metadata)
 
 
-def _store(store: Store, items: list[NewMessage], results: list[dict]) -> list[dict]:
-    """Store and answer; when the database is away, still answer with ``stored: false``."""
+def process(engine: Triage, store: Store, items: Sequence[ClassifyRequest]) -> list[dict | InvalidTextError]:
+    """Classify and store ``items`` (one vectorized pass, one transaction), results in order.
+
+    An invalid text is an :class:`InvalidTextError` in its place. When the database is away the
+    others are still answered, with ``stored: false`` and no message id.
+    """
+    results = engine.classify_batch([i.text for i in items], explain=True, errors="return")
+    ok = [(i, r.to_dict()) for i, r in enumerate(results) if not isinstance(r, Exception)]
+    preds = [r for _, r in ok]
+    metrics.observe_results(preds)
+    out: list[dict | InvalidTextError] = list(results)  # type: ignore[arg-type]
     try:
-        saved = store.save_classified(items, results)
+        saved = store.save_classified([_new(items[i]) for i, _ in ok], preds) if ok else []
     except StoreUnavailableError:
-        log.warning("store unavailable: %d classified messages not stored", len(items))
-        return [{**r, "message_id": None, "stored": False, "duplicate": False} for r in results]
-    out = []
-    for r, s in zip(results, saved, strict=True):
+        log.warning("store unavailable: %d classified messages not stored", len(ok))
+        for i, r in ok:
+            out[i] = {**r, "message_id": None, "stored": False, "duplicate": False}
+        return out
+    for (i, r), s in zip(ok, saved, strict=True):
         # A retried message answers with what was stored the first time.
         body = {**s.prediction, "explanation": r.get("explanation", {})} if s.duplicate else r
-        out.append({**body, "message_id": s.id, "stored": True, "duplicate": s.duplicate})
+        out[i] = {**body, "message_id": s.id, "stored": True, "duplicate": s.duplicate}
     return out
 
 
+def batcher_process(app):
+    def run(items: Sequence[ClassifyRequest]) -> list:
+        return process(app.state.models.current, app.state.store, items)
+
+    return run
+
+
 @router.post("/classify", response_model=ClassifyResponse, summary="Classify and store one message")
-def classify_one(body: ClassifyRequest, engine: Triage = Depends(get_engine),
-                 store: Store = Depends(get_store), _: Principal = Depends(require("intake"))):
-    result = engine.classify(body.text, explain=True).to_dict()
-    metrics.observe_results([result])
-    return _store(store, [_new(body)], [result])[0]
+async def classify_one(body: ClassifyRequest, request: Request, _: Principal = Depends(require("intake"))):
+    result = await request.app.state.batcher.submit(body)
+    return json_response(result)
 
 
 @router.post("/classify/batch", response_model=BatchResponse,
              summary="Classify and store up to batch_max_items messages in one transaction")
-def classify_batch(body: BatchRequest, request: Request, engine: Triage = Depends(get_engine),
-                   store: Store = Depends(get_store), _: Principal = Depends(require("intake"))):
+async def classify_batch(body: BatchRequest, request: Request, _: Principal = Depends(require("intake"))):
     limit = request.app.state.settings.batch_max_items
     if len(body.items) > limit:
         raise InvalidTextError(f"a batch holds at most {limit} items, got {len(body.items)}")
-    results = engine.classify_batch([i.text for i in body.items], explain=True, errors="return")
-    ok = [(i, r.to_dict()) for i, r in enumerate(results) if not isinstance(r, Exception)]
-    metrics.observe_results([r for _, r in ok])
-    stored = _store(store, [_new(body.items[i]) for i, _ in ok], [r for _, r in ok])
-    out: list[dict] = [{"index": i, "error": {"code": r.code, "message": str(r)}}
-                       for i, r in enumerate(results) if isinstance(r, Exception)]
-    merged: list[dict | None] = [None] * len(results)
-    for e in out:
-        merged[e["index"]] = e
-    for (i, _), s in zip(ok, stored, strict=True):
-        merged[i] = s
-    return {"results": merged, "stored": all(s["stored"] for s in stored) if stored else True}
+    state = request.app.state
+    results = await run_in_threadpool(process, state.models.current, state.store, body.items)
+    merged = [{"index": i, "error": {"code": r.code, "message": str(r)}} if isinstance(r, Exception) else r
+              for i, r in enumerate(results)]
+    stored = all(r.get("stored", True) for r in merged)
+    return json_response({"results": merged, "stored": stored})

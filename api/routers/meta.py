@@ -90,6 +90,17 @@ def prometheus():
     return Response(data, media_type=ctype)
 
 
+# Sent as headers too: a <meta> CSP cannot forbid framing (clickjacking) by another site.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
 def mount_page(app: FastAPI, static_dir: Path) -> None:
     """The reviewer page: static files served by the API itself, no build step."""
     if not (static_dir / "review.html").exists():
@@ -98,7 +109,7 @@ def mount_page(app: FastAPI, static_dir: Path) -> None:
 
     @app.get("/review", include_in_schema=False)
     def review_page():
-        return FileResponse(static_dir / "review.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(static_dir / "review.html", headers={"Cache-Control": "no-cache", **PAGE_HEADERS})
 
     @app.get("/", include_in_schema=False)
     def root():
