@@ -350,11 +350,11 @@ class Store:
         ``key_cache_seconds`` so the hot path does not hit the database on every request."""
         if not plain or not plain.startswith(KEY_PREFIX) or len(plain) > 200:
             return None
+        hit = self.cached_key(plain)
+        if hit:
+            return hit
         digest = hash_key(plain)
-        hit = self._key_cache.get(digest)
         now = time.monotonic()
-        if hit and now - hit[0] < self.key_cache_seconds:
-            return hit[1], hit[2]
         prefix = plain[len(KEY_PREFIX):].split("_", 1)[0]
         try:
             with self._session() as s:
@@ -366,6 +366,13 @@ class Store:
             return None
         self._key_cache[digest] = (now, k.role, k.name)
         return k.role, k.name
+
+    def cached_key(self, plain: str) -> tuple[str, str] | None:
+        """(role, name) when this key was verified less than ``key_cache_seconds`` ago; no I/O."""
+        hit = self._key_cache.get(hash_key(plain))
+        if hit and time.monotonic() - hit[0] < self.key_cache_seconds:
+            return hit[1], hit[2]
+        return None
 
     def list_keys(self) -> list[dict]:
         with self._session() as s:

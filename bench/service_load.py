@@ -1,0 +1,211 @@
+"""HTTP load on the real service with a real load generator (wrk) on loopback. Not part of the tests.
+
+    python bench/service_load.py [--workers 2] [--concurrency 1 10 50 200] [--duration 20]
+                                 [--database-url URL] [--out var/bench/service]
+
+Starts ``triage serve`` (the shipped model, a fresh SQLite file unless --database-url), measures
+start-to-ready, then for each concurrency runs wrk against POST /v1/classify with the starter test
+texts in rotation (every request is classified and stored), and times 1,000-item batches. Writes
+JSON, a markdown table and a PNG (latency and throughput against concurrency) to --out.
+Needs wrk (Debian package ``wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from triage.io import read_records  # noqa: E402
+
+LUA = r"""
+local bodies = {}
+local n = 0
+for line in io.lines(os.getenv("TRIAGE_BODIES")) do n = n + 1; bodies[n] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = os.getenv("TRIAGE_KEY")
+request = function()
+  i = i % n + 1
+  return wrk.format(nil, "/v1/classify", nil, bodies[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\"requests\": %d, \"duration_us\": %d, \"p50_us\": %d, \"p90_us\": %d, \"p99_us\": %d, \"max_us\": %d, \"errors_status\": %d, \"errors_connect\": %d, \"errors_timeout\": %d, \"errors_read\": %d}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    summary.errors.status, summary.errors.connect, summary.errors.timeout, summary.errors.read))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def start_service(workers: int, env: dict, port: int) -> tuple[subprocess.Popen, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", str(workers),
+         "--no-access-log", "--log-level", "warning"],
+        env=env, cwd=REPO, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/readyz"
+    while time.perf_counter() - t0 < 120:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return proc, time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the service exited during start-up")
+        time.sleep(0.05)
+    raise SystemExit("the service did not become ready in 120 s")
+
+
+def run_wrk(port: int, conc: int, duration: int, env: dict, lua: Path) -> dict:
+    threads = max(1, min(conc, 2))
+    cmd = ["wrk", "-t", str(threads), "-c", str(conc), "-d", f"{duration}s", "--timeout", "10s", "-s", str(lua),
+           f"http://127.0.0.1:{port}"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^JSON (.*)$", out, re.M)
+    d = json.loads(m.group(1))
+    secs = d["duration_us"] / 1e6
+    errors = d["errors_status"] + d["errors_connect"] + d["errors_timeout"] + d["errors_read"]
+    return {"concurrency": conc, "requests": d["requests"], "rps": round(d["requests"] / secs, 1),
+            "p50_ms": d["p50_us"] / 1000, "p90_ms": d["p90_us"] / 1000, "p99_ms": d["p99_us"] / 1000,
+            "max_ms": d["max_us"] / 1000, "errors": errors, "non_2xx": d["errors_status"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50, 200])
+    ap.add_argument("--duration", type=int, default=20, help="seconds per concurrency level")
+    ap.add_argument("--batches", type=int, default=5, help="1,000-item batches to time")
+    ap.add_argument("--database-url")
+    ap.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "service")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install wrk")
+
+    tmp = Path(tempfile.mkdtemp(prefix="triage-bench-"))
+    env = {**os.environ, "TRIAGE_VAR_DIR": str(tmp), "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom")}
+    (tmp / "prom").mkdir()
+    if args.database_url:
+        env["TRIAGE_DATABASE_URL"] = args.database_url
+        subprocess.run([sys.executable, "-m", "triage.cli", "db", "upgrade"], env=env, cwd=REPO, check=True)
+    texts = [r["text"] for r in read_records(REPO / "data" / "samples" / "test.jsonl")]
+    bodies = tmp / "bodies.jsonl"
+    bodies.write_text("".join(json.dumps({"text": t, "channel": "web"}, ensure_ascii=False) + "\n" for t in texts))
+    lua = tmp / "classify.lua"
+    lua.write_text(LUA)
+
+    port = free_port()
+    print(f"starting {args.workers} worker(s)...", flush=True)
+    proc, ready_s = start_service(args.workers, env, port)
+    try:
+        key = subprocess.run([sys.executable, "-m", "triage.cli", "keys", "create", "--role", "intake",
+                              "--name", "bench"], env=env, cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        wenv = {**env, "TRIAGE_BODIES": str(bodies), "TRIAGE_KEY": key}
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as c:
+            for t in texts[:50]:  # warm every worker
+                c.post("/v1/classify", json={"text": t}).raise_for_status()
+            workers = children(proc.pid) or [proc.pid]
+            rss_before = {p: rss_mb(p) for p in workers}
+            results = []
+            for conc in args.concurrency:
+                print(f"wrk: {conc} connections for {args.duration} s...", flush=True)
+                results.append(run_wrk(port, conc, args.duration, wenv, lua))
+                print("  ", results[-1], flush=True)
+            batch_s = []
+            items = [{"text": texts[i % len(texts)]} for i in range(1000)]
+            for b in range(args.batches):
+                t0 = time.perf_counter()
+                r = c.post("/v1/classify/batch", json={"items": items})
+                r.raise_for_status()
+                batch_s.append(time.perf_counter() - t0)
+                print(f"batch {b + 1}/{args.batches}: {batch_s[-1]:.3f} s", flush=True)
+            rss_after = {p: rss_mb(p) for p in workers}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
+        "workers": args.workers, "database": args.database_url and args.database_url.split("://")[0] or "sqlite",
+        "start_to_ready_s": round(ready_s, 2),
+        "wrk": results,
+        "batch_1000_s_median": round(statistics.median(batch_s), 3), "batch_1000_s_all": [round(x, 3) for x in batch_s],
+        "rss_mb_per_worker_after": {str(p): round(v, 1) for p, v in rss_after.items()},
+        "rss_mb_per_worker_before": {str(p): round(v, 1) for p, v in rss_before.items()},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "service_load.json").write_text(json.dumps(report, indent=2))
+    md = [f"Workers: {args.workers}; database: {report['database']}; start to ready: {report['start_to_ready_s']} s; "
+          f"1,000-item batch: median {report['batch_1000_s_median']} s; RSS per worker after the run: "
+          f"{', '.join(f'{v:.0f} MB' for v in rss_after.values())}", "",
+          "| connections | requests/s | p50 ms | p90 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|---:|"]
+    md += [f"| {r['concurrency']} | {r['rps']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+           for r in results]
+    (args.out / "service_load.md").write_text("\n".join(md) + "\n")
+    plot(results, args.out / "service_load.png", args.workers)
+    print("\n".join(md))
+    print(f"written to {args.out}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def plot(results: list[dict], path: Path, workers: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conc = [r["concurrency"] for r in results]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for k in ("p50_ms", "p90_ms", "p99_ms"):
+        a.plot(conc, [r[k] for r in results], marker="o", label=k.replace("_ms", ""))
+    a.set(xscale="log", yscale="log", xlabel="concurrent connections", ylabel="latency (ms)",
+          title="POST /v1/classify latency")
+    a.axhline(25, color="grey", ls="--", lw=0.8, label="25 ms floor")
+    a.legend()
+    b.plot(conc, [r["rps"] for r in results], marker="o")
+    b.axhline(500, color="grey", ls="--", lw=0.8, label="500 rps floor")
+    b.set(xscale="log", xlabel="concurrent connections", ylabel="requests/s", title=f"throughput, {workers} workers")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
