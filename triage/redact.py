@@ -11,9 +11,10 @@ an earlier one replaced):
    mistyped card is still a card. Other lengths 13-19 (contiguous, 4-4-4-4-x, 4-6-5, 4-6-4) only
    when Luhn-valid, so long order/account numbers are not all eaten.
 3. ``[IIN]``   - any contiguous 12-digit number (IIN, BIN, and anything else that long).
-4. ``[PHONE]`` - Kazakhstan/Russia numbers: ``+7``/``8``/``7`` + 10 digits in usual groupings
-   (``+7 701 234 56 78``, ``8 (7172) 12-34-56``, ``87012345678``), and bare 10-digit numbers that
-   look like a mobile (``701 234 56 78``) or an Astana landline (``(7172) 12 34 56``).
+4. ``[PHONE]`` - ``+7``/``8``/``7`` + a 10-digit number whose code starts with 3-9 (Kazakhstan 7xx,
+   and Russia, which shares +7), in usual groupings (``+7 701 234 56 78``, ``8 (7172) 12-34-56``,
+   ``87012345678``); bare 10-digit numbers only when they look like a mobile (``701 234 56 78``)
+   or an Astana landline (``(7172) 12 34 56``).
 5. ``[IIN]``   - a 12-digit number grouped 6-6 or 4-4-4 (``900101 300126``) only when its IIN/BIN
    checksum holds and it is not part of a longer run of digit groups (so "2019 2020 2021" and
    12-digit amounts stay). Last, because "not part of a longer run" looks at the neighbours, which
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
 
-__all__ = ["Redaction", "redact"]
+__all__ = ["Redaction", "iin_ok", "luhn_ok", "redact"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Redaction:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-# Dropped from the shadow: keycap digits ("8️⃣") and zero-width characters inside numbers match.
+# Dropped from the shadow besides format (Cf) characters, so keycap digits ("8️⃣") read as digits.
 _INVISIBLE_EXTRA = frozenset("\ufe0e\ufe0f\u20e3")
 
 
@@ -77,9 +78,7 @@ _L, _R = "(?<![0-9])", "(?![0-9])"
 
 def _groups(n: int) -> str:
     """``n`` digits written in groups of 2-4 (optionally separated), e.g. 7 as 3-2-2 or 3-4."""
-    parts = [
-        c for k in range(1, n // 2 + 1) for c in product((2, 3, 4), repeat=k) if sum(c) == n
-    ]
+    parts = [c for k in range(1, n // 2 + 1) for c in product((2, 3, 4), repeat=k) if sum(c) == n]
     return "(?:" + "|".join(f"{_S}?".join(f"[0-9]{{{p}}}" for p in c) for c in parts) + ")"
 
 
@@ -87,9 +86,7 @@ def _code(digits: str) -> str:
     return rf"(?:\( ?{digits} ?\)|{digits})"
 
 
-_EMAIL = re.compile(
-    r"(?<!\w)\w[\w.%+-]{0,63}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.[^\W\d_]{2,24}(?![\w-])"
-)
+_EMAIL = re.compile(r"(?<!\w)\w[\w.%+-]{0,63}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.[^\W\d_]{2,24}(?![\w-])")
 _CARD = re.compile(
     rf"{_L}(?:(?P<run>[0-9]{{13,19}})"
     rf"|(?P<g16>[0-9]{{4}}(?:{_S}[0-9]{{4}}){{3}})(?:{_S}[0-9]{{1,3}})?"
@@ -97,7 +94,7 @@ _CARD = re.compile(
 )
 _IIN_RUN = re.compile(rf"{_L}[0-9]{{12}}{_R}")
 _PREFIXED = (
-    rf"(?:\+ ?7|\+?8|7){_S}?(?:{_code('[0-9]{3}')}{_S}?{_groups(7)}"
+    rf"(?:\+ ?7|\+?8|7){_S}?(?:{_code('[3-9][0-9]{2}')}{_S}?{_groups(7)}"
     rf"|{_code('7[0-9]{3}')}{_S}?{_groups(6)}|{_code('7[0-9]{4}')}{_S}?{_groups(5)})"
 )
 _BARE = rf"(?:{_code('7[04-7][0-9]')}{_S}?{_groups(7)}|{_code('7172')}{_S}?{_groups(6)})"
@@ -114,6 +111,8 @@ def _digits(s: str) -> str:
 
 def luhn_ok(digits: str) -> bool:
     """Luhn checksum of an all-digit string (payment cards)."""
+    if not (digits.isascii() and digits.isdigit()):
+        return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch) * (2 if i % 2 else 1)
@@ -123,7 +122,7 @@ def luhn_ok(digits: str) -> bool:
 
 def iin_ok(digits: str) -> bool:
     """Checksum of a 12-digit Kazakhstan IIN/BIN (weights 1..11, then 3..11,1,2 if the sum gives 10)."""
-    if len(digits) != 12 or not digits.isdigit():
+    if len(digits) != 12 or not (digits.isascii() and digits.isdigit()):
         return False
     d = [int(ch) for ch in digits]
     check = sum(w * x for w, x in zip(range(1, 12), d, strict=False)) % 11
@@ -139,8 +138,10 @@ def _card_end(m: re.Match[str]) -> int | None:
     return m.end() if len(digits) == 16 or luhn_ok(digits) else None
 
 
-# (placeholder kind, pattern, end of the part to redact or None to keep the match)
-_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], int | None]], ...] = (
+# Where the redacted part of a match ends (None: keep the match as it is).
+_EndOf = Callable[[re.Match[str]], int | None]
+
+_PASSES: tuple[tuple[str, re.Pattern[str], _EndOf], ...] = (
     ("EMAIL", _EMAIL, re.Match.end),
     ("CARD", _CARD, _card_end),
     ("IIN", _IIN_RUN, re.Match.end),
@@ -149,7 +150,8 @@ _PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], int | None]
 )
 
 
-def _apply(text: str, kind: str, pattern: re.Pattern[str], end_of: Callable, counts: dict[str, int]) -> str:
+def _apply(text: str, kind: str, pattern: re.Pattern[str], end_of: _EndOf, counts: dict[str, int]) -> str:
+    """One pass: replace the accepted matches of ``pattern`` by ``[kind]`` and count them."""
     shadow, index = _shadow(text)
     out: list[str] = []
     last = 0
@@ -168,11 +170,19 @@ def _apply(text: str, kind: str, pattern: re.Pattern[str], end_of: Callable, cou
     return "".join(out) + text[last:] if out else text
 
 
+# The shortest item redacted is a 10-digit phone number; \d matches every script's decimal digits.
+_ANY_DIGIT = re.compile(r"\d")
+_MIN_DIGITS = 10
+
+
 def redact(text: str) -> Redaction:
     """Replace e-mails, cards, IIN/BINs and phone numbers in ``text`` by ``[EMAIL]``, ``[CARD]``,
     ``[IIN]``, ``[PHONE]``. Total on ``str`` and idempotent."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
+    if "@" not in text and "\uff20" not in text and len(_ANY_DIGIT.findall(text)) < _MIN_DIGITS:
+        # Most messages: no e-mail, and too few digits (of any script) for a phone, IIN or card.
+        return Redaction(text, {})
     counts: dict[str, int] = {}
     for kind, pattern, end_of in _PASSES:
         text = _apply(text, kind, pattern, end_of, counts)
