@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
             upgrade(st.engine)  # embedded database: migrate on start; PostgreSQL: `triage db upgrade`
         app.state.store = st
         app.state.models = ModelHolder(engine or Triage.load(settings.model_dir, settings))
+        # Warm-up: lingua's language models and the matchers load on first use; ready means ready.
+        app.state.models.current.classify_batch(["warm-up жол вода"])
         app.state.settings = settings
         path = bootstrap_admin_key(st, settings)
         if path:

@@ -95,7 +95,10 @@ def run_wrk(port: int, conc: int, duration: int, env: dict, lua: Path) -> dict:
     threads = max(1, min(conc, 2))
     cmd = ["wrk", "-t", str(threads), "-c", str(conc), "-d", f"{duration}s", "--timeout", "10s", "-s", str(lua),
            f"http://127.0.0.1:{port}"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"wrk failed ({proc.returncode}): {proc.stderr.strip()} {proc.stdout[-2000:]}")
+    out = proc.stdout
     m = re.search(r"^JSON (.*)$", out, re.M)
     d = json.loads(m.group(1))
     secs = d["duration_us"] / 1e6

@@ -8,18 +8,21 @@ from sklearn.linear_model import LogisticRegression
 from triage.fastvec import FastTransformer, softmax_proba
 
 DOCS = ["жол жөндеу керек", "яма на дороге яма", "pothole on the road!!", "", "жылу жоқ жылу жоқ 🙂",
-        "qala akimdigi", "ОЧЕНЬ ГРОМКО", "a"]
+        "qala akimdigi", "ОЧЕНЬ ГРОМКО", "a", "  two\tspaces\n\nand  tabs  ", "İstanbul ǅ ß ΣΑΣ"]
 
 
 @pytest.mark.parametrize("vec", [
     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32),
     TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, binary=True),
     TfidfVectorizer(analyzer="word", use_idf=False, norm=None),
+    TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), lowercase=True, min_df=1),
 ])
 def test_tfidf_fast_path_equals_transform(vec):
     vec.fit(DOCS * 2)
     new = DOCS + ["совсем новый текст", "жол"]
-    fast = FastTransformer(vec).transform(new)
+    ft = FastTransformer(vec)
+    ft.transform(new)
+    fast = ft.transform(new)  # with a warm per-word cache
     ref = vec.transform(new)
     assert fast.shape == ref.shape and fast.dtype == ref.dtype
     np.testing.assert_allclose(fast.toarray(), ref.toarray(), rtol=1e-5, atol=1e-6)
@@ -28,10 +31,24 @@ def test_tfidf_fast_path_equals_transform(vec):
 @pytest.mark.parametrize("vec", [
     HashingVectorizer(analyzer="char_wb", ngram_range=(1, 4), n_features=2**12, alternate_sign=False),
     HashingVectorizer(analyzer="word", n_features=2**10),
+    HashingVectorizer(analyzer="char_wb", ngram_range=(2, 3), n_features=2**12, lowercase=False, norm=None),
 ])
 def test_hashing_fast_path_equals_transform(vec):
-    np.testing.assert_allclose(FastTransformer(vec).transform(DOCS).toarray(), vec.transform(DOCS).toarray(),
-                               rtol=1e-6, atol=1e-7)
+    fast = FastTransformer(vec)
+    for _ in range(2):  # the second pass reads the per-word cache
+        np.testing.assert_allclose(fast.transform(DOCS).toarray(), vec.transform(DOCS).toarray(),
+                                   rtol=1e-6, atol=1e-7)
+
+
+def test_word_cache_is_bounded(monkeypatch):
+    import triage.fastvec as fv
+
+    monkeypatch.setattr(fv, "WORD_CACHE_SIZE", 5)
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(DOCS)
+    fast = FastTransformer(vec)
+    docs = [f"w{i} common" for i in range(50)]
+    np.testing.assert_allclose(fast.transform(docs).toarray(), vec.transform(docs).toarray(), rtol=1e-6)
+    assert len(fast._cache) <= 5
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

@@ -122,8 +122,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import os
+
     import uvicorn
 
+    os.environ.setdefault("TRIAGE_LEAN_IMPORTS", "1")  # inherited by the worker processes (api/__init__.py)
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, access_log=not args.no_access_log)
     return 0
