@@ -156,15 +156,19 @@ class Triage:
         alts = [(classes[j], round(float(p[j]), 4)) for j in order[:TOP_K]]
         return HeadResult(classes[best], round(float(p[best]), 4), alts)
 
-    def _explain(self, head: str, label: str, X_row) -> list[tuple[str, float]]:
+    def _explain(self, head: str, label: str, idx: np.ndarray, data: np.ndarray) -> list[tuple[str, float]]:
+        """The features that pushed ``head`` towards ``label`` most: value x weight, top EXPLAIN_K.
+        ``idx``/``data`` are the row's CSR slices (slicing a CSR row object is slow)."""
         w = self.model.weights(head)
-        if w is None or X_row.nnz == 0:
+        if w is None or len(idx) == 0:
             return []
         c = self.model.classes_[head].index(label)
-        contrib = X_row.data * w[c, X_row.indices]
-        top = np.argsort(-contrib)[:EXPLAIN_K]
+        contrib = data * w[c, idx]
+        k = min(EXPLAIN_K, len(contrib))
+        top = np.argpartition(-contrib, k - 1)[:k]
+        top = top[np.argsort(-contrib[top])]
         names = self.model.feature_names()
-        return [(str(names[X_row.indices[j]]).split("__", 1)[-1], round(float(contrib[j]), 4))
+        return [(str(names[idx[j]]).split("__", 1)[-1], round(float(contrib[j]), 4))
                 for j in top if contrib[j] > 0]
 
     def _assemble(self, row, raw, cleaned, prep, probas, lang_p, explain) -> Result:
@@ -209,10 +213,12 @@ class Triage:
         language, lang_conf = self._language(row, lang_p)
         explanation = {}
         if explain:
-            x = prep.X[row]
+            X = prep.X
+            lo, hi = X.indptr[row], X.indptr[row + 1]
+            idx, data = X.indices[lo:hi], X.data[lo:hi]
             for h, r in (("topic", topic), ("authority", authority), ("urgency", urgency)):
                 if r is not None and h in self.heads:
-                    explanation[h] = self._explain(h, r.label, x)
+                    explanation[h] = self._explain(h, r.label, idx, data)
         return Result(
             language=language,
             script=script_of(raw),

@@ -17,7 +17,6 @@ from sklearn.feature_extraction._hashing_fast import transform as _hashing_trans
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-
 WORD_CACHE_SIZE = 200_000
 
 
