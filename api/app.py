@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -16,8 +17,11 @@ from api import errors, metrics
 from api.batcher import MicroBatcher
 from api.routers import admin, classify, meta, review
 from triage import __version__
+from triage.champion import serving_model_dir
 from triage.engine import Triage
+from triage.errors import ModelLoadError
 from triage.settings import Settings, get_settings
+from triage.smoke import load_checked
 from triage.store import Store, upgrade
 
 log = logging.getLogger("triage.api")
@@ -26,18 +30,58 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 class ModelHolder:
     """The live engine. Swapping it is one reference assignment: requests that already hold the
-    old engine finish on it."""
+    old engine finish on it. A candidate is swapped in only after it loaded, passed its hash check
+    and its smoke test (triage/smoke.py); otherwise the old one keeps serving."""
 
-    def __init__(self, engine: Triage):
+    def __init__(self, engine: Triage, model_dir: Path | None = None):
         self._lock = threading.Lock()
         self.current = engine
+        self.model_dir = model_dir
         metrics.set_model(engine.version)
 
-    def swap(self, engine: Triage) -> Triage:
+    def swap(self, engine: Triage, model_dir: Path | None = None) -> Triage:
         with self._lock:
-            old, self.current = self.current, engine
+            old, self.current, self.model_dir = self.current, engine, model_dir
         metrics.set_model(engine.version)
         return old
+
+    def reload(self, settings: Settings, force: bool = False) -> dict:
+        """Serve the champion the pointer names, if it differs from the current model."""
+        target = serving_model_dir(settings)
+        if not force and self.model_dir is not None and Path(target).resolve() == Path(self.model_dir).resolve():
+            return {"status": "unchanged", "version": self.current.version}
+        engine = load_checked(target, settings)  # raises ModelLoadError: nothing is swapped
+        if not force and engine.version == self.current.version:
+            self.model_dir = target
+            return {"status": "unchanged", "version": engine.version}
+        old = self.swap(engine, target)
+        log.warning("model reloaded: %s -> %s", old.version, engine.version)
+        return {"status": "reloaded", "version": engine.version, "previous": old.version}
+
+
+def initial_engine(settings: Settings) -> tuple[Triage, Path]:
+    """The champion when the pointer names a loadable one, else the shipped model."""
+    target = serving_model_dir(settings)
+    try:
+        return load_checked(target, settings), target
+    except ModelLoadError as exc:
+        if Path(target).resolve() == Path(settings.model_dir).resolve():
+            raise
+        log.error("champion refused at start (%s); serving the shipped model", exc)
+        return load_checked(settings.model_dir, settings), settings.model_dir
+
+
+async def watch_champion(app: FastAPI, settings: Settings) -> None:
+    """Periodic check of the champion pointer; a refused model is logged and the old one serves."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(settings.model_check_seconds)
+        try:
+            await loop.run_in_executor(None, app.state.models.reload, settings)
+        except ModelLoadError as exc:
+            log.error("new champion refused: %s", exc)
+        except Exception as exc:  # the watcher must survive anything
+            log.error("champion check failed: %s", type(exc).__name__)
 
 
 def bootstrap_admin_key(store: Store, settings: Settings) -> Path | None:
@@ -67,7 +111,10 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
             Path(st.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
             upgrade(st.engine)  # embedded database: migrate on start; PostgreSQL: `triage db upgrade`
         app.state.store = st
-        app.state.models = ModelHolder(engine or Triage.load(settings.model_dir, settings))
+        if engine is not None:
+            app.state.models = ModelHolder(engine)
+        else:
+            app.state.models = ModelHolder(*initial_engine(settings))
         # Warm-up: lingua's language models and the matchers load on first use; ready means ready.
         app.state.models.current.classify_batch(["warm-up жол вода"])
         app.state.settings = settings
@@ -75,7 +122,11 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         if path:
             log.warning("no API keys existed: an admin key was written to %s", path)
         log.info("ready: model %s, store %s", app.state.models.current.version, st.dialect)
+        watcher = (asyncio.create_task(watch_champion(app, settings))
+                   if settings.model_check_seconds > 0 and engine is None else None)
         yield
+        if watcher:
+            watcher.cancel()
         await app.state.batcher.close()
         if own_store:
             st.dispose()

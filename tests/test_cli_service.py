@@ -19,7 +19,7 @@ def test_db_upgrade_then_keys_create_list_revoke(database_url, tmp_path, monkeyp
     env = {**os.environ, "TRIAGE_DATABASE_URL": database_url, "TRIAGE_VAR_DIR": str(tmp_path)}
     up = run(["db", "upgrade"], env)
     assert up.returncode == 0, up.stderr
-    assert "revision 0001 (head 0001)" in up.stdout
+    assert "revision 0002 (head 0002)" in up.stdout
     created = run(["keys", "create", "--role", "reviewer", "--name", "dana"], env)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()

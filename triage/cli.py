@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -122,8 +123,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import os
-
     import uvicorn
 
     os.environ.setdefault("TRIAGE_LEAN_IMPORTS", "1")  # inherited by the worker processes (api/__init__.py)
@@ -169,6 +168,33 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_retrain(args) -> int:
+    from training.retrain import retrain
+
+    r = retrain(_store(), get_settings(), force=args.force, reason=args.reason, promote_candidate=not args.no_promote,
+                promoted_by=args.by, use_mlflow=not args.no_mlflow)
+    print(json.dumps({"candidate": r.candidate_version, "champion": r.champion_version, "promoted": r.promoted,
+                      "registered_version": r.registered_version, "gate_passed": r.comparison["gate_passed"],
+                      "report": str(r.run_dir / "comparison.md")}, ensure_ascii=False))
+    return 0
+
+
+def cmd_promote(args) -> int:
+    from training.retrain import promote, registry_model_dir
+
+    s = get_settings()
+    if (args.version is None) == (args.model_dir is None):
+        print("triage promote: give exactly one of --version N or --model-dir DIR", file=sys.stderr)
+        return 2
+    model_dir = args.model_dir or registry_model_dir(s, str(args.version))
+    rec = promote(s, _store(), Path(model_dir), args.by, registry_version=str(args.version) if args.version else None,
+                  forced=True, reason=args.reason or "manual promotion")
+    print(json.dumps(rec, ensure_ascii=False))
+    print("the service picks it up within TRIAGE_MODEL_CHECK_SECONDS, or at once with POST /v1/admin/reload",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="triage", description="Multilingual triage of citizens' messages.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -198,6 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path)
     _add_columns(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("retrain", help="retrain on the starter data plus reviewers' corrections; compare; promote")
+    p.add_argument("--force", action="store_true", help="promote even if the gate says no (needs --reason)")
+    p.add_argument("--reason", help="why (logged with the promotion)")
+    p.add_argument("--no-promote", action="store_true", help="train and compare only")
+    p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--by", default=os.environ.get("USER", "cli"), help="who promotes (recorded)")
+    p.set_defaults(func=cmd_retrain)
+
+    p = sub.add_parser("promote", help="make a registered version (or a model directory) the champion")
+    p.add_argument("--version", type=int, help="MLflow Model Registry version (roll back or forward)")
+    p.add_argument("--model-dir", type=Path)
+    p.add_argument("--reason")
+    p.add_argument("--by", default=os.environ.get("USER", "cli"))
+    p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("serve", help="run the HTTP API and reviewer page (SQLite by default)")
     p.add_argument("--host", default="127.0.0.1")

@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     )
     key_cache_seconds: float = Field(30.0, ge=0, description="How long a verified API key is trusted in memory.")
 
+    # Model lifecycle
+    champion_pointer: Path | None = Field(
+        None, description="File naming the champion model directory, written by promotion and read by "
+        "the service; default var_dir/models/CHAMPION. Put it on a shared volume for several machines.",
+    )
+    model_check_seconds: float = Field(30.0, ge=0, description="How often the service checks the champion "
+                                       "pointer (0: only POST /v1/admin/reload).")
+    promotion_tolerance: float = Field(0.01, ge=0, description="Largest macro-F1 drop on the frozen test split "
+                                       "a candidate may have on any head and still be promoted.")
+
+    def champion_pointer_path(self) -> Path:
+        return self.champion_pointer or self.var_dir / "models" / "CHAMPION"
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'triage.db'}"
 

@@ -1,11 +1,14 @@
-"""Admin: API key management."""
+"""Admin: API key management, model reload, promotion history."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Principal, get_store, require
+from api.errors import error_response
 from api.schemas import KeyRequest
+from triage.errors import ModelLoadError
 from triage.store import Store
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -25,3 +28,18 @@ def create_key(body: KeyRequest, store: Store = Depends(get_store), _: Principal
 @router.delete("/keys/{prefix}", status_code=204, summary="Revoke an API key by its prefix")
 def revoke_key(prefix: str, store: Store = Depends(get_store), _: Principal = Depends(require("admin"))):
     store.revoke_key(prefix)
+
+
+@router.post("/reload", summary="Serve the current champion (hash check and smoke test first; a refused model "
+             "leaves the old one serving)")
+async def reload_model(request: Request, force: bool = False, _: Principal = Depends(require("admin"))):
+    state = request.app.state
+    try:
+        return await run_in_threadpool(state.models.reload, state.settings, force)
+    except ModelLoadError as exc:
+        return error_response(409, "model_refused", f"{exc}; still serving {state.models.current.version}")
+
+
+@router.get("/promotions", summary="Champion changes: who, when, which version, metrics")
+def promotions(store: Store = Depends(get_store), _: Principal = Depends(require("admin"))):
+    return {"promotions": store.promotions()}

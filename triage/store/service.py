@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from triage.errors import InvalidLabelError, InvalidRequestError, NotFoundError, StoreUnavailableError
 from triage.redact import redact
 from triage.review import review_priority
-from triage.store.tables import ApiKey, Correction, Message
+from triage.store.tables import ApiKey, Correction, Message, Promotion
 
 HEADS = ("topic", "authority", "urgency")
 LABEL_FIELDS = (*HEADS, "district")
@@ -276,8 +276,9 @@ class Store:
             raise StoreUnavailableError("correction not stored") from exc
 
     def labeled_messages(self) -> list[dict]:
-        """Every corrected message with its effective labels (per field, the latest correction that
-        sets it; the prediction otherwise): what retraining adds to the training set."""
+        """Every corrected message with the labels reviewers gave it: per field, the latest
+        correction that sets it, and None for a field no correction set (retraining must learn
+        from people, not from the model's own predictions). What retraining adds to the data."""
         with self._session() as s:
             corr = s.scalars(select(Correction).order_by(Correction.message_id, Correction.id)).all()
             by_msg: dict[int, list[Correction]] = {}
@@ -286,9 +287,13 @@ class Store:
             out = []
             for chunk in _chunks(sorted(by_msg), 500):
                 for m in s.scalars(select(Message).where(Message.id.in_(chunk))).all():
-                    d = _message_dict(m, by_msg[m.id])
+                    human: dict[str, str | None] = dict.fromkeys(LABEL_FIELDS)
+                    for c in by_msg[m.id]:
+                        for f in LABEL_FIELDS:
+                            if getattr(c, f) is not None:
+                                human[f] = getattr(c, f)
                     out.append({"id": m.id, "text": m.text, "language": m.language,
-                                "corrected_at": d["corrections"][-1]["created_at"], **d["labels"]})
+                                "corrected_at": _iso(by_msg[m.id][-1].created_at), **human})
             return sorted(out, key=lambda r: r["id"])
 
     # -- stats --------------------------------------------------------------------------------
@@ -332,6 +337,27 @@ class Store:
                 }
         except SQLAlchemyError as exc:
             raise StoreUnavailableError("store unavailable") from exc
+
+    # -- promotions ---------------------------------------------------------------------------
+
+    def record_promotion(self, model_version: str, model_dir: str, promoted_by: str, *,
+                         registry_version: str | None = None, previous_version: str | None = None,
+                         forced: bool = False, reason: str | None = None, metrics: dict | None = None) -> dict:
+        try:
+            with self._session() as s, s.begin():
+                p = Promotion(created_at=utcnow(), model_version=model_version, registry_version=registry_version,
+                              model_dir=model_dir, previous_version=previous_version, promoted_by=promoted_by,
+                              forced=forced, reason=reason, metrics=metrics)
+                s.add(p)
+                s.flush()
+                return _promotion_dict(p)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError("promotion not recorded") from exc
+
+    def promotions(self, limit: int = 50) -> list[dict]:
+        with self._session() as s:
+            rows = s.scalars(select(Promotion).order_by(Promotion.id.desc()).limit(limit)).all()
+            return [_promotion_dict(p) for p in rows]
 
     # -- API keys -----------------------------------------------------------------------------
 
@@ -430,6 +456,13 @@ def _effective(m: Message, corrections: Sequence[Correction]) -> dict[str, str |
             if getattr(c, f) is not None:
                 labels[f] = getattr(c, f)
     return labels
+
+
+def _promotion_dict(p: Promotion) -> dict:
+    return {"id": p.id, "created_at": _iso(p.created_at), "model_version": p.model_version,
+            "registry_version": p.registry_version, "model_dir": p.model_dir,
+            "previous_version": p.previous_version, "promoted_by": p.promoted_by, "forced": p.forced,
+            "reason": p.reason, "metrics": p.metrics}
 
 
 def _correction_dict(c: Correction) -> dict:

@@ -90,3 +90,20 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Promotion(Base):
+    """Every change of the champion model: who, when, which version, with which metrics."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    model_version: Mapped[str] = mapped_column(String(64))
+    registry_version: Mapped[str | None] = mapped_column(String(32))
+    model_dir: Mapped[str] = mapped_column(Text)
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    promoted_by: Mapped[str] = mapped_column(String(100))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict | None] = mapped_column(JSON)
