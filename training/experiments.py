@@ -127,7 +127,8 @@ def language_id(recs: list[dict], splits) -> dict:
     order = ["kk", "ru", "en"]
     preds = {"lingua alone": np.array(order, dtype=object)[lingua_confidences(texts, order).argmax(1)]}
     for name, kw in (("lingua + chars (C=4)", dict(C=4.0, word_features=False)),
-                     ("lingua + chars + words (C=20, default)", dict())):
+                     ("lingua + chars + words (C=20)", dict()),
+                     ("lingua + chars + words (C=20, kk weight 8, default)", dict(class_weight={"kk": 8.0}))):
         p = np.empty(len(y), dtype=object)
         for tr, va in splits:
             m = LanguageIdentifier(**kw).fit([texts[i] for i in tr], y[tr])
