@@ -4,8 +4,8 @@ which features win, per head. The frozen test split is never read here.
     python -m training.experiments [--data data/samples/train.jsonl] [--folds 3] [--output var/experiments]
 
 Candidates: calibrated LinearSVC, logistic regression and complement naive Bayes on the shared
-word+char TF-IDF skeleton features with the concept lexicon; the same without the lexicon;
-char-only features; spaCy's own text classifier (TextCatBOW, trained from scratch on the same
+word+char TF-IDF skeleton features with the concept lexicon (words cut to 5-letter prefixes); the
+same without the lexicon; with whole words instead of prefixes; char-only features; spaCy's own text classifier (TextCatBOW, trained from scratch on the same
 skeleton text). Also: authority derived from the topic and urgency predictions instead of its own
 head, and language identification by lingua alone against the learned corrections.
 """
@@ -36,6 +36,7 @@ CANDIDATES = {
     "svm C=0.1 word+char+concepts": (dict(), ("svm", 0.1)),
     "svm C=1.0 word+char+concepts": (dict(), ("svm", 1.0)),
     "svm C=0.3 word+char (no concepts)": (dict(concept_weight=0), ("svm", 0.3)),
+    "svm C=0.3 whole words+char+concepts (no prefix stems)": (dict(word_prefix=0), ("svm", 0.3)),
     "svm C=0.3 char+concepts": (dict(max_word_features=1), ("svm", 0.3)),
     "logreg C=20 word+char+concepts": (dict(), ("logreg", 20.0)),
     "nb a=0.3 word+char+concepts": (dict(), ("nb", 0.3)),
@@ -126,7 +127,8 @@ def language_id(recs: list[dict], splits) -> dict:
     order = ["kk", "ru", "en"]
     preds = {"lingua alone": np.array(order, dtype=object)[lingua_confidences(texts, order).argmax(1)]}
     for name, kw in (("lingua + chars (C=4)", dict(C=4.0, word_features=False)),
-                     ("lingua + chars + words (C=20, default)", dict())):
+                     ("lingua + chars + words (C=20)", dict()),
+                     ("lingua + chars + words (C=20, kk weight 8, default)", dict(class_weight={"kk": 8.0}))):
         p = np.empty(len(y), dtype=object)
         for tr, va in splits:
             m = LanguageIdentifier(**kw).fit([texts[i] for i in tr], y[tr])

@@ -50,6 +50,9 @@ class TrainConfig:
     seed: int = 13
     precision_target: float = 0.95
     critical_recall_target: float = 0.99
+    # Language ID: Kazakh weighs more in the fit, so folded Kazakh mixed with Russian words reads as
+    # Kazakh (3-fold CV on train: folded Kazakh 0.951 -> 0.974, Russian 0.981 -> 0.978).
+    langid_class_weight: dict[str, float] = field(default_factory=lambda: {"kk": 8.0})
 
 
 @dataclass
@@ -232,7 +235,8 @@ def train(paths: list[Path], output: Path, text_column: str = "text", head_colum
     if lang_y is None:  # a city's export without a language column: learn language ID from the starter set
         starter = read_records(settings.data_dir / "train.jsonl")
         lang_texts, lang_y = [r["text"] for r in starter], [r["language"] for r in starter]
-    langid = LanguageIdentifier().fit([normalize(t) for t in lang_texts], lang_y)
+    langid = LanguageIdentifier(class_weight=config.langid_class_weight)
+    langid.fit([normalize(t) for t in lang_texts], lang_y)
     elapsed = time.perf_counter() - t0
     manifest = {
         "model_version": datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + ds.sha256[:8],
