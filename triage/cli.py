@@ -134,8 +134,7 @@ def cmd_serve(args) -> int:
 def _store():
     from triage.store import Store
 
-    s = get_settings()
-    return Store(s.resolved_database_url(), s.quality_sample_rate, s.key_cache_seconds)
+    return Store.from_settings()
 
 
 def cmd_db(args) -> int:
@@ -266,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     k = ksub.add_parser("revoke", help="revoke a key by its prefix")
     k.add_argument("prefix")
     p.set_defaults(func=cmd_keys)
+
+    from triage import drift, review_io
+
+    drift.add_cli(sub)
+    review_io.add_cli(sub)
     return ap
 
 

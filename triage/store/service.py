@@ -118,6 +118,16 @@ class Store:
         self._key_cache: dict[str, tuple[float, str, str]] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings=None) -> Store:
+        """The store the settings name (TRIAGE_DATABASE_URL, default SQLite under var/)."""
+        from triage.settings import get_settings
+
+        s = settings or get_settings()
+        if s.resolved_database_url().startswith("sqlite:///"):
+            s.var_dir.mkdir(parents=True, exist_ok=True)
+        return cls(s.resolved_database_url(), s.quality_sample_rate, s.key_cache_seconds)
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
