@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -117,6 +118,10 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
             app.state.models = ModelHolder(*initial_engine(settings))
         # Warm-up: lingua's language models and the matchers load on first use; ready means ready.
         app.state.models.current.classify_batch(["warm-up жол вода"])
+        # The model is hundreds of thousands of long-lived objects; without this, every full
+        # collection walks them all (tens of milliseconds, straight into tail latency).
+        gc.collect()
+        gc.freeze()
         app.state.settings = settings
         path = bootstrap_admin_key(st, settings)
         if path:
@@ -144,7 +149,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
     if engine is not None and store is not None:
         # Everything given (tests, embedding): usable even by clients that don't run the lifespan.
         app.state.store, app.state.models, app.state.settings = store, ModelHolder(engine), settings
-    app.state.batcher = MicroBatcher(classify.batcher_process(app))
+    app.state.batcher = MicroBatcher(classify.batcher_process(app), max_batch=settings.micro_batch_max)
     errors.install(app)
     app.add_middleware(metrics.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(metrics.MetricsMiddleware)

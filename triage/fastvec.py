@@ -37,14 +37,16 @@ class FastTransformer:
         self.by_word = self.kind is not None and vec.analyzer == "char_wb"
         self.preprocess = vec.build_preprocessor() if self.by_word else None
         self.vocab = getattr(vec, "vocabulary_", None)
-        self._cache: dict[str, list] = {}
+        self._cache: dict[str, tuple] = {}
 
-    def _word_units(self, word: str) -> list:
+    def _word_units(self, word: str) -> tuple:
+        # Tuples of ints/strings: the garbage collector stops tracking them, so a large cache adds
+        # nothing to collection pauses.
         grams = self.vec._char_wb_ngrams(word)
         if self.kind == "tfidf":
             vocab = self.vocab
-            return [vocab[g] for g in grams if g in vocab]
-        return grams
+            return tuple(vocab[g] for g in grams if g in vocab)
+        return tuple(grams)
 
     def units(self, doc: str) -> list:
         """Vocabulary indices (TF-IDF) or n-gram strings (hashing) of one document, with repeats."""

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Larger request bodies get 413.")
     batch_max_items: int = Field(1000, ge=1)
+    micro_batch_max: int = Field(16, ge=1, description="Most single-message requests classified together.")
     quality_sample_rate: float = Field(
         0.05, ge=0, le=1, description="Share of confident messages also sent to review as quality checks."
     )
