@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import gc
 import logging
 import threading
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -99,6 +100,18 @@ def bootstrap_admin_key(store: Store, settings: Settings) -> Path | None:
     return path
 
 
+@contextmanager
+def startup_lock(var_dir: Path):
+    """An exclusive lock across the worker processes of one machine (fcntl on a file in var_dir)."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with open(var_dir / ".startup.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def create_app(settings: Settings | None = None, engine: Triage | None = None,
                store: Store | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -108,9 +121,11 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         own_store = store is None
         st = store or Store(settings.resolved_database_url(), settings.quality_sample_rate,
                             settings.key_cache_seconds)
-        if st.dialect == "sqlite":
-            Path(st.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
-            upgrade(st.engine)  # embedded database: migrate on start; PostgreSQL: `triage db upgrade`
+        with startup_lock(settings.var_dir):  # several workers start at once: one migrates, one bootstraps
+            if st.dialect == "sqlite":
+                Path(st.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+                upgrade(st.engine)  # embedded database: migrate on start; PostgreSQL: `triage db upgrade`
+            path = bootstrap_admin_key(st, settings)
         app.state.store = st
         if engine is not None:
             app.state.models = ModelHolder(engine)
@@ -123,7 +138,6 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         gc.collect()
         gc.freeze()
         app.state.settings = settings
-        path = bootstrap_admin_key(st, settings)
         if path:
             log.warning("no API keys existed: an admin key was written to %s", path)
         log.info("ready: model %s, store %s", app.state.models.current.version, st.dialect)

@@ -332,3 +332,31 @@ def test_reviewer_page_is_served_with_security_headers(client):
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/static/review.js").status_code == 200
+
+
+def test_workers_starting_together_on_a_fresh_sqlite_file_all_come_up(tmp_path, triage_model):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from triage.settings import Settings
+    from triage.store import Store
+
+    s = Settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}", var_dir=tmp_path / "var")
+    ok, errors = [], []
+
+    def worker():
+        try:
+            with TestClient(create_app(s, engine=triage_model)) as c:
+                ok.append(c.get("/readyz").status_code)
+        except Exception as exc:  # reported by the assertion
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and ok == [200] * 4
+    assert Store(s.resolved_database_url()).count_keys() == 1
