@@ -107,7 +107,8 @@ def markdown(report: dict) -> str:
     if "language_id" in report:
         li = report["language_id"]
         lines += ["", "Language identification accuracy: " + ", ".join(
-            f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in li.items() if isinstance(v, dict)
+            f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in li.items()
+            if isinstance(v, dict) and v["accuracy"] is not None  # a language absent from the data
         ) + f"; overall {li['overall']:.3f}."]
     if "district" in report:
         d = report["district"]

@@ -22,7 +22,6 @@ import hashlib
 import json
 import shutil
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,7 +197,8 @@ def retrain(store: Store, settings: Settings | None = None, *, force: bool = Fal
 
     registered = None
     if use_mlflow:
-        registered = _log_mlflow(manifest, cand_dir, reports, comparison, run_dir, champion.version)
+        registered = _log_mlflow(manifest, cand_dir, reports, comparison, run_dir, champion.version,
+                                 {"force": str(force), "force_reason": reason or ""})
     promoted = False
     if promote_candidate and (comparison["gate_passed"] or force):
         promote(settings, store, cand_dir, promoted_by, registry_version=registered, forced=force and not
@@ -254,7 +254,7 @@ def registry_model_dir(settings: Settings, version: str) -> Path:
     return found[0].parent
 
 
-def _log_mlflow(manifest, cand_dir, reports, comparison, run_dir, champion_version) -> str | None:
+def _log_mlflow(manifest, cand_dir, reports, comparison, run_dir, champion_version, tags: dict) -> str | None:
     import mlflow
 
     from training.tracking import _flatten, log_training_run
@@ -266,7 +266,7 @@ def _log_mlflow(manifest, cand_dir, reports, comparison, run_dir, champion_versi
             _flatten("corrections.candidate.", reports["candidate", "corrections"], metrics)
             _flatten("corrections.champion.", reports["champion", "corrections"], metrics)
         mlflow.log_metrics({k.replace("/", "_")[:250]: v for k, v in metrics.items()})
-        mlflow.set_tags({"champion_version": champion_version, "gate_passed": str(comparison["gate_passed"])})
+        mlflow.set_tags({"champion_version": champion_version, "gate_passed": str(comparison["gate_passed"]), **tags})
         mlflow.log_artifacts(str(run_dir), artifact_path="comparison")
     return logged["registered_version"]
 
@@ -283,5 +283,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    t0 = time.perf_counter()
     sys.exit(main())
