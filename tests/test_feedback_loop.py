@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DATA, REPO
 from training.retrain import is_held_out, retrain
 from triage.champion import read_pointer
 from triage.engine import Triage
 from triage.settings import Settings
 from triage.store import Store, upgrade
 from triage.store.service import NewMessage
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data" / "samples"
 
 BIKES = yaml.safe_load((Path(__file__).parent / "data" / "bike_sharing.yaml").read_text(encoding="utf-8"))
 # The reviewer corrects topic and authority; urgency is left alone, so it is not a training label.

@@ -4,8 +4,10 @@ Model Registry (alias `champion`, the pointer the service reads, the audit row).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from tests.conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
+
 
 
 def test_promote_a_registered_version_sets_alias_pointer_and_audit_row(tmp_path, monkeypatch, capsys):
@@ -34,7 +36,7 @@ def test_promote_a_registered_version_sets_alias_pointer_and_audit_row(tmp_path,
         assert str(client.get_model_version_by_alias("astana-triage", "champion").version) == str(versions[0])
         pointer = json.loads((tmp_path / "var" / "models" / "CHAMPION").read_text())
         assert pointer["model_version"] == manifest["model_version"]
-        assert (REPO / "models") not in __import__("pathlib").Path(pointer["model_dir"]).parents  # a downloaded copy
+        assert (REPO / "models") not in Path(pointer["model_dir"]).parents  # a downloaded copy
         assert main(["promote", "--version", str(versions[1]), "--by", "ops"]) == 0
         assert str(client.get_model_version_by_alias("astana-triage", "champion").version) == str(versions[1])
         store = Store.from_settings()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import random
 import threading
+from pathlib import Path
 
-from tests.conftest import DATA, REPO
 from training.retrain import retrain
 from training.train import TrainConfig
 from triage.io import read_records, write_jsonl
 from triage.settings import Settings
 from triage.store import Store, upgrade
 from triage.store.service import NewMessage
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data" / "samples"
 
 ALLOWED = {"topic": {"roads", "public_transport"}}
 
