@@ -119,8 +119,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         own_store = store is None
-        st = store or Store(settings.resolved_database_url(), settings.quality_sample_rate,
-                            settings.key_cache_seconds)
+        st = store or Store.from_settings(settings)
         with startup_lock(settings.var_dir):  # several workers start at once: one migrates, one bootstraps
             if st.dialect == "sqlite":
                 Path(st.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from triage.errors import InvalidLabelError, InvalidRequestError, NotFoundError, StoreUnavailableError
 from triage.redact import redact
 from triage.review import review_priority
+from triage.text import clean
 from triage.store.tables import ApiKey, Correction, Message, Promotion
 
 HEADS = ("topic", "authority", "urgency")
@@ -108,11 +109,12 @@ class Store:
     """All database access of the service and of retraining."""
 
     def __init__(self, url: str, quality_sample_rate: float = 0.05, key_cache_seconds: float = 30.0,
-                 seed: int | None = None):
+                 seed: int | None = None, max_text_chars: int = 5000):
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.quality_sample_rate = quality_sample_rate
+        self.max_text_chars = max_text_chars
         self.key_cache_seconds = key_cache_seconds
         self._rng = random.Random(seed)
         self._key_cache: dict[str, tuple[float, str, str]] = {}
@@ -126,7 +128,8 @@ class Store:
         s = settings or get_settings()
         if s.resolved_database_url().startswith("sqlite:///"):
             s.var_dir.mkdir(parents=True, exist_ok=True)
-        return cls(s.resolved_database_url(), s.quality_sample_rate, s.key_cache_seconds)
+        return cls(s.resolved_database_url(), s.quality_sample_rate, s.key_cache_seconds,
+                   max_text_chars=s.max_text_chars)
 
     @property
     def dialect(self) -> str:
@@ -206,7 +209,9 @@ class Store:
         return out  # type: ignore[return-value]
 
     def _row(self, m: NewMessage, pred: dict, now: datetime) -> dict:
-        red = redact(m.text)
+        # What the classifier read (control, zero-width and bidi characters removed, cut at the
+        # configured length), redacted: PostgreSQL refuses NUL, and retraining should see that text.
+        red = redact(clean(m.text, self.max_text_chars).text)
         author = redact(m.author).text if m.author else None
         with self._lock:
             reason, priority = review_priority(pred, self._rng, self.quality_sample_rate)
