@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from triage.errors import InvalidLabelError, InvalidRequestError, NotFoundError, StoreUnavailableError
 from triage.redact import redact
 from triage.review import review_priority
-from triage.text import clean
 from triage.store.tables import ApiKey, Correction, Message, Promotion
+from triage.text import clean
 
 HEADS = ("topic", "authority", "urgency")
 LABEL_FIELDS = (*HEADS, "district")
