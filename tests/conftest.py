@@ -56,6 +56,11 @@ def _fresh_postgres_url() -> str:
     return f"{POSTGRES_URL}?options=-csearch_path%3D{PG_SCHEMA}"
 
 
+@pytest.fixture
+def fresh_postgres_url() -> str:
+    return _fresh_postgres_url()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
