@@ -115,6 +115,10 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=20, help="seconds per concurrency level")
     ap.add_argument("--batches", type=int, default=5, help="1,000-item batches to time")
     ap.add_argument("--database-url")
+    ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
+                    help="instead of the sweep: one run of SECONDS at --soak-connections, sampling each "
+                         "worker's resident memory every 10 s (growth is reported)")
+    ap.add_argument("--soak-connections", type=int, default=50)
     ap.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "service")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -146,6 +150,8 @@ def main() -> int:
                 c.post("/v1/classify", json={"text": t}).raise_for_status()
             workers = children(proc.pid) or [proc.pid]
             rss_before = {p: rss_mb(p) for p in workers}
+            if args.soak:
+                return soak(args, port, wenv, lua, workers, rss_before, ready_s)
             results = []
             for conc in args.concurrency:
                 print(f"wrk: {conc} connections for {args.duration} s...", flush=True)
@@ -185,6 +191,54 @@ def main() -> int:
     print("\n".join(md))
     print(f"written to {args.out}")
     shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def soak(args, port, wenv, lua, workers, rss_before, ready_s) -> int:
+    import threading
+
+    samples: list[tuple[float, dict]] = []
+    stop = threading.Event()
+
+    def sample():
+        t0 = time.perf_counter()
+        while not stop.is_set():
+            samples.append((round(time.perf_counter() - t0, 1), {str(p): round(rss_mb(p), 1) for p in workers}))
+            stop.wait(10)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    print(f"soak: {args.soak_connections} connections for {args.soak} s...", flush=True)
+    res = run_wrk(port, args.soak_connections, args.soak, wenv, lua)
+    stop.set()
+    th.join()
+    rss_after = {str(p): round(rss_mb(p), 1) for p in workers}
+    # Growth from the first sample under load (after warm-up) to the end, per worker.
+    first = samples[1][1] if len(samples) > 1 else {str(p): v for p, v in rss_before.items()}
+    growth = {p: round((rss_after[p] - first[p]) / first[p] * 100, 1) for p in rss_after if first.get(p)}
+    report = {"soak_seconds": args.soak, "connections": args.soak_connections, "wrk": res,
+              "rss_mb_samples": samples, "rss_mb_after": rss_after, "rss_growth_percent": growth,
+              "start_to_ready_s": round(ready_s, 2), "workers": args.workers}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "soak.json").write_text(json.dumps(report, indent=2))
+    md = (f"Soak: {args.soak} s at {args.soak_connections} connections, {args.workers} workers: "
+          f"{res['requests']} requests, {res['rps']} requests/s, p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, "
+          f"errors {res['errors']} (non-2xx {res['non_2xx']}); resident memory growth per worker "
+          f"{', '.join(f'{v:+.1f}%' for v in growth.values())} (from the first sample under load to the end).")
+    (args.out / "soak.md").write_text(md + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for p in rss_after:
+        ax.plot([t for t, _ in samples], [d.get(p, 0) for _, d in samples], marker=".", label=f"worker {p}")
+    ax.set(xlabel="seconds", ylabel="resident MB", title="resident memory under load")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out / "soak.png", dpi=110)
+    print(md)
     return 0
 
 
