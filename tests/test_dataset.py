@@ -107,3 +107,35 @@ def test_test_split_is_stratified_by_topic_and_language(train_records, test_reco
     for key, n in te.items():
         share = n / (n + tr[key])
         assert 0.1 <= share <= 0.3, (key, share)
+
+
+def test_extend_adds_new_messages_to_train_only_and_drops_copies_of_either_split(tmp_path):
+    import json
+
+    from training.dataset import extend
+    from triage.io import read_records
+
+    def row(i, text, split="train"):
+        return {"id": f"{split}-{i:05d}", "text": text, "topic": "roads", "authority": "transport_roads_dept",
+                "urgency": "medium", "language": "en", "script": "Latn", "district": None, "channel": "x",
+                "kk_form": None, "code_switched": False}
+
+    def write(path, rows):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+    write(tmp_path / "train.jsonl", [row(1, "Huge pothole on Turan avenue near the mall, my tyre burst")])
+    test_text = "The traffic light at Kenesary and Pushkin has been blinking yellow for two days"
+    write(tmp_path / "test.jsonl", [row(1, test_text, "test")])
+    before_test = (tmp_path / "test.jsonl").read_bytes()
+    fresh = "Road markings on Mangilik El are gone, nobody sees the lanes at night"
+    write(tmp_path / "new.jsonl", [row(0, fresh),
+                                   row(0, test_text.replace("two", "2") + "!"),     # near copy of a test message
+                                   row(0, "huge pothole on Turan avenue near the mall, my tyre burst"),  # exact copy
+                                   row(0, fresh + "!!")])                            # near copy within the slice
+    out = extend([tmp_path / "new.jsonl"], tmp_path)
+    train = read_records(tmp_path / "train.jsonl")
+    assert [r["text"] for r in train][-1] == fresh and len(train) == 2
+    assert train[-1]["id"] == "train-00002"
+    assert out["added_to_train"] == 1 and out["exact_copies"] == 1 and out["near_copies_of_existing"] == 1
+    assert (tmp_path / "test.jsonl").read_bytes() == before_test
+    assert extend([tmp_path / "new.jsonl"], tmp_path)["added_to_train"] == 0   # idempotent

@@ -2,6 +2,7 @@
 and the datasheet.
 
     python -m training.dataset build     # raw/*.jsonl -> train.jsonl + test.jsonl (once; test is frozen)
+    python -m training.dataset extend    # raw/train_only/*.jsonl -> appended to train.jsonl only
     python -m training.dataset check     # near-copies within the set and across the splits
     python -m training.dataset datasheet # counts per topic x language, urgency, script, kk form
 """
@@ -98,6 +99,39 @@ def build(raw_dir: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 
             "train": len(train), "test": len(test)}
 
 
+def extend(slices: list[Path], out_dir: Path) -> dict:
+    """Append slices written after the split was frozen to the TRAIN split only.
+
+    The frozen test split is read for one purpose: a new message that is an exact or near copy
+    of any message already in either split (or of an earlier new one) is dropped, so nothing
+    leaks into training that the test split already holds. Idempotent: slices already merged
+    are exact copies of train rows and are dropped again."""
+    train_path, test_path = out_dir / "train.jsonl", out_dir / "test.jsonl"
+    train, test = read_records(train_path), read_records(test_path)
+    old = [r["text"] for r in train + test]
+    seen = {_canon(t) for t in old}
+    new, exact = [], 0
+    for p in slices:
+        for r in read_records(p):
+            r["text"] = r["text"].strip()
+            if _canon(r["text"]) in seen:
+                exact += 1
+                continue
+            seen.add(_canon(r["text"]))
+            new.append(r)
+    near_old = {i for i, _, _ in near_copy_pairs([r["text"] for r in new], old)} if new else set()
+    near_new = {j for _, j, _ in near_copy_pairs([r["text"] for r in new])} if new else set()
+    kept = [r for k, r in enumerate(new) if k not in near_old | near_new]
+    random.Random(len(train)).shuffle(kept)
+    start = max((int(r["id"].split("-")[-1]) for r in train), default=0)
+    for i, r in enumerate(kept, start + 1):
+        r["id"] = f"train-{i:05d}"
+    write_jsonl(train_path, train + [{f: r.get(f) for f in FIELDS} for r in kept])
+    return {"slices": [str(p) for p in slices], "read": len(new) + exact, "exact_copies": exact,
+            "near_copies_of_existing": len(near_old), "near_copies_within_new": len(near_new - near_old),
+            "added_to_train": len(kept), "train": len(train) + len(kept), "test": len(test)}
+
+
 def kk_form(r: dict) -> str:
     return r.get("kk_form") or "-"
 
@@ -136,12 +170,18 @@ def datasheet(records: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.dataset", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["build", "check", "datasheet"])
+    ap.add_argument("command", choices=["build", "extend", "check", "datasheet"])
     ap.add_argument("--data-dir", type=Path, default=get_settings().data_dir)
     args = ap.parse_args(argv)
     d = args.data_dir
     if args.command == "build":
         print(json.dumps(build(d / "raw", d), indent=2))
+        return 0
+    if args.command == "extend":
+        slices = sorted((d / "raw" / "train_only").glob("*.jsonl"))
+        if not slices:
+            raise SystemExit(f"no slices in {d / 'raw' / 'train_only'}")
+        print(json.dumps(extend(slices, d), indent=2))
         return 0
     train, test = read_records(d / "train.jsonl"), read_records(d / "test.jsonl")
     if args.command == "datasheet":
