@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import gc
 import logging
 import threading
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,7 +23,7 @@ from triage.engine import Triage
 from triage.errors import ModelLoadError
 from triage.settings import Settings, get_settings
 from triage.smoke import load_checked
-from triage.store import Store, upgrade
+from triage.store import Store, ensure_schema, startup_lock
 
 log = logging.getLogger("triage.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -100,18 +99,6 @@ def bootstrap_admin_key(store: Store, settings: Settings) -> Path | None:
     return path
 
 
-@contextmanager
-def startup_lock(var_dir: Path):
-    """An exclusive lock across the worker processes of one machine (fcntl on a file in var_dir)."""
-    var_dir.mkdir(parents=True, exist_ok=True)
-    with open(var_dir / ".startup.lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def create_app(settings: Settings | None = None, engine: Triage | None = None,
                store: Store | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -123,7 +110,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         with startup_lock(settings.var_dir):  # several workers start at once: one migrates, one bootstraps
             if st.dialect == "sqlite":
                 Path(st.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
-                upgrade(st.engine)  # embedded database: migrate on start; PostgreSQL: `triage db upgrade`
+                ensure_schema(st.engine)  # embedded database: migrate on start; PostgreSQL: `triage db upgrade`
             path = bootstrap_admin_key(st, settings)
         app.state.store = st
         if engine is not None:

@@ -93,3 +93,34 @@ def test_unreachable_database_is_a_typed_error():
     assert dead.ping() is False
     with pytest.raises(StoreUnavailableError):
         dead.save_classified([NewMessage("яма")], [_pred()])
+
+
+def test_the_cheap_head_check_agrees_with_alembic_and_skips_a_migrated_database(tmp_path):
+    from sqlalchemy import create_engine
+
+    from triage.store.migrate import declared_head, ensure_schema
+
+    assert declared_head() == head_revision()
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    assert ensure_schema(engine) is True        # fresh file: migrated
+    assert ensure_schema(engine) is False       # at head: nothing to do, Alembic not needed
+    downgrade(engine, "0001")
+    assert ensure_schema(engine) is True
+    engine.dispose()
+
+
+def test_a_service_worker_on_a_migrated_database_does_not_import_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine
+
+    db = tmp_path / "w.db"
+    engine = create_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    engine.dispose()
+    code = ("import sys; from sqlalchemy import create_engine; from triage.store import ensure_schema; "
+            f"assert ensure_schema(create_engine('sqlite:///{db}')) is False; "
+            "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

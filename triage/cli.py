@@ -129,9 +129,27 @@ def cmd_serve(args) -> int:
     # glibc gives each thread its own malloc arena; two are plenty for a CPU-bound worker and keep
     # resident memory from creeping up under load. Read by the worker processes at start.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    if args.workers > 1:
+        _migrate_embedded_database()
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=args.log_level, access_log=not args.no_access_log)
     return 0
+
+
+def _migrate_embedded_database() -> None:
+    """Bring an embedded SQLite database to the head revision in the supervisor, before the
+    workers start, so that no worker needs to import Alembic (each worker still checks, cheaply,
+    under its start-up lock). PostgreSQL is migrated by `triage db upgrade`."""
+    from triage.store import Store, ensure_schema, startup_lock
+
+    store = Store.from_settings()
+    try:
+        if store.dialect == "sqlite":
+            Path(store.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+            with startup_lock(get_settings().var_dir):
+                ensure_schema(store.engine)
+    finally:
+        store.dispose()
 
 
 def _store():

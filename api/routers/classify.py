@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api import metrics
+from api import memory, metrics
 from api.deps import Principal, require
 from api.errors import json_response
 from api.schemas import BatchRequest, BatchResponse, ClassifyRequest, ClassifyResponse
@@ -55,6 +55,14 @@ def process(engine: Triage, store: Store, items: Sequence[ClassifyRequest]) -> l
     return out
 
 
+def _process_large(engine: Triage, store: Store, items: Sequence[ClassifyRequest]) -> list:
+    """:func:`process`, then hand the batch's freed heap back to the OS (api/memory.py)."""
+    try:
+        return process(engine, store, items)
+    finally:
+        memory.release_after(len(items))
+
+
 def batcher_process(app):
     def run(items: Sequence[ClassifyRequest]) -> list:
         return process(app.state.models.current, app.state.store, items)
@@ -75,7 +83,7 @@ async def classify_batch(body: BatchRequest, request: Request, _: Principal = De
     if len(body.items) > limit:
         raise InvalidTextError(f"a batch holds at most {limit} items, got {len(body.items)}")
     state = request.app.state
-    results = await run_in_threadpool(process, state.models.current, state.store, body.items)
+    results = await run_in_threadpool(_process_large, state.models.current, state.store, body.items)
     merged = [{"index": i, "error": {"code": r.code, "message": str(r)}} if isinstance(r, Exception) else r
               for i, r in enumerate(results)]
     stored = all(r.get("stored", True) for r in merged)
