@@ -45,6 +45,16 @@ request = function()
   i = i % n + 1
   return wrk.format(nil, "/v1/classify", nil, bodies[i])
 end
+-- Paced runs: each connection waits an exponentially distributed think time (mean
+-- TRIAGE_THINK_MS) before its next request, like an intake client posting as messages arrive.
+-- wrk measures latency from sending, so the think time is not counted in it.
+local think = tonumber(os.getenv("TRIAGE_THINK_MS") or "0")
+if think > 0 then
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+  delay = function()
+    return math.floor(-math.log(1 - math.random()) * think)
+  end
+end
 done = function(summary, latency, requests)
   io.write(string.format("JSON {\"requests\": %d, \"duration_us\": %d, \"p50_us\": %d, \"p90_us\": %d, \"p99_us\": %d, \"max_us\": %d, \"errors_status\": %d, \"errors_connect\": %d, \"errors_timeout\": %d, \"errors_read\": %d}\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
@@ -91,10 +101,12 @@ def start_service(workers: int, env: dict, port: int) -> tuple[subprocess.Popen,
     raise SystemExit("the service did not become ready in 120 s")
 
 
-def run_wrk(port: int, conc: int, duration: int, env: dict, lua: Path) -> dict:
+def run_wrk(port: int, conc: int, duration: int, env: dict, lua: Path, offered_rps: float | None = None) -> dict:
     threads = max(1, min(conc, 2))
     cmd = ["wrk", "-t", str(threads), "-c", str(conc), "-d", f"{duration}s", "--timeout", "10s", "-s", str(lua),
            f"http://127.0.0.1:{port}"]
+    if offered_rps:
+        env = {**env, "TRIAGE_THINK_MS": str(1000 * conc / offered_rps)}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"wrk failed ({proc.returncode}): {proc.stderr.strip()} {proc.stdout[-2000:]}")
@@ -105,7 +117,8 @@ def run_wrk(port: int, conc: int, duration: int, env: dict, lua: Path) -> dict:
     errors = d["errors_status"] + d["errors_connect"] + d["errors_timeout"] + d["errors_read"]
     return {"concurrency": conc, "requests": d["requests"], "rps": round(d["requests"] / secs, 1),
             "p50_ms": d["p50_us"] / 1000, "p90_ms": d["p90_us"] / 1000, "p99_ms": d["p99_us"] / 1000,
-            "max_ms": d["max_us"] / 1000, "errors": errors, "non_2xx": d["errors_status"]}
+            "max_ms": d["max_us"] / 1000, "errors": errors, "non_2xx": d["errors_status"],
+            **({"offered_rps": offered_rps} if offered_rps else {})}
 
 
 def main() -> int:
@@ -114,6 +127,10 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50, 200])
     ap.add_argument("--duration", type=int, default=20, help="seconds per concurrency level")
     ap.add_argument("--batches", type=int, default=5, help="1,000-item batches to time")
+    ap.add_argument("--paced-rps", type=float, nargs="*", default=[500, 1000],
+                    help="after the sweep: offered requests/s for paced runs at --paced-connections, each "
+                         "connection waiting an exponential think time between requests (none: skip)")
+    ap.add_argument("--paced-connections", type=int, default=50)
     ap.add_argument("--database-url")
     ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
                     help="instead of the sweep: one run of SECONDS at --soak-connections, sampling each "
@@ -157,6 +174,12 @@ def main() -> int:
                 print(f"wrk: {conc} connections for {args.duration} s...", flush=True)
                 results.append(run_wrk(port, conc, args.duration, wenv, lua))
                 print("  ", results[-1], flush=True)
+            paced = []
+            for rate in args.paced_rps or []:
+                print(f"wrk: {args.paced_connections} paced connections offering {rate:g} requests/s for "
+                      f"{args.duration} s...", flush=True)
+                paced.append(run_wrk(port, args.paced_connections, args.duration, wenv, lua, offered_rps=rate))
+                print("  ", paced[-1], flush=True)
             batch_s = []
             items = [{"text": texts[i % len(texts)]} for i in range(1000)]
             for b in range(args.batches):
@@ -173,7 +196,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
         "workers": args.workers, "database": args.database_url and args.database_url.split("://")[0] or "sqlite",
         "start_to_ready_s": round(ready_s, 2),
-        "wrk": results,
+        "wrk": results, "wrk_paced": paced,
         "batch_1000_s_median": round(statistics.median(batch_s), 3), "batch_1000_s_all": [round(x, 3) for x in batch_s],
         "rss_mb_per_worker_after": {str(p): round(v, 1) for p, v in rss_after.items()},
         "rss_mb_per_worker_before": {str(p): round(v, 1) for p, v in rss_before.items()},
@@ -186,6 +209,13 @@ def main() -> int:
           "| connections | requests/s | p50 ms | p90 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|---:|"]
     md += [f"| {r['concurrency']} | {r['rps']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
            for r in results]
+    if paced:
+        md += ["", f"Paced: {args.paced_connections} connections, each waiting an exponential think time between "
+               "requests (wrk's `delay()`; latency is measured from sending).", "",
+               "| offered requests/s | achieved requests/s | p50 ms | p90 ms | p99 ms | errors |",
+               "|---:|---:|---:|---:|---:|---:|"]
+        md += [f"| {r['offered_rps']:g} | {r['rps']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
+               f"{r['errors']} |" for r in paced]
     (args.out / "service_load.md").write_text("\n".join(md) + "\n")
     plot(results, args.out / "service_load.png", args.workers)
     print("\n".join(md))
