@@ -20,7 +20,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = [REPO / "var" / "screenshots" / "review.png", Path("/tmp/review.png")]
 
-XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script> Яма на дороге возле школы №12'
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script> Помогите разобраться, пожалуйста'
 MESSAGES = [
     ("telegram", "На проспекте Кабанбай батыра огромная яма, машины объезжают по встречке"),
     ("instagram", "Бүгін үйде жылу жоқ, балалар тоңып отыр"),
@@ -32,6 +32,10 @@ MESSAGES = [
     ("telegram", "Помогите, пожалуйста"),
     ("instagram", "Аулада қаңғыбас иттер көп, балалар қорқады"),
     ("api", "Hello, who do I contact about my pension documents?"),
+    # Vague on purpose: no model should be sure of these, so they are queued for review.
+    ("x", "Когда это уже закончится? Третий раз пишу"),
+    ("telegram", "Jagdai nashar, ne isteimiz endi"),
+    ("facebook", "Is anyone even reading these messages?"),
 ]
 
 # -- the service -----------------------------------------------------------------------------------
