@@ -72,3 +72,27 @@ def test_resaving_removes_stale_artifacts(tmp_path):
     save_model_dir(tmp_path, {"model": "new"}, {"model_version": "v2"})
     assert len(list(tmp_path.glob("*.joblib"))) == 1
     assert load_model_dir(tmp_path)[1]["model"] == "new"
+
+
+def test_load_unpickles_the_bytes_it_verified_not_a_second_read(tmp_path, monkeypatch):
+    """A file swapped between the hash check and the unpickling must not be loaded: the loader
+    unpickles the very buffer it hashed."""
+    from pathlib import Path as _Path
+
+    from triage.artifacts import load_model_dir, save_model_dir
+
+    d = tmp_path / "m"
+    save_model_dir(d, {"a": {"x": 1}}, {"model_version": "t"})
+    real_read = _Path.read_bytes
+    calls = []
+
+    def read_once_then_swap(self):
+        data = real_read(self)
+        if self.suffix == ".joblib":
+            calls.append(self)
+            self.write_bytes(b"swapped after the check")  # a later read would see this
+        return data
+
+    monkeypatch.setattr(_Path, "read_bytes", read_once_then_swap)
+    _, loaded = load_model_dir(d)
+    assert loaded["a"] == {"x": 1} and len(calls) == 1
