@@ -22,7 +22,7 @@ from triage.champion import serving_model_dir
 from triage.engine import Triage
 from triage.errors import ModelLoadError
 from triage.settings import Settings, get_settings
-from triage.smoke import load_checked
+from triage.smoke import load_checked, smoke_problems
 from triage.store import Store, ensure_schema, startup_lock
 
 log = logging.getLogger("triage.api")
@@ -100,8 +100,26 @@ def bootstrap_admin_key(store: Store, settings: Settings) -> Path | None:
 
 
 def create_app(settings: Settings | None = None, engine: Triage | None = None,
-               store: Store | None = None) -> FastAPI:
+               store: Store | None = None, preload: bool = False) -> FastAPI:
+    """The API. With ``preload``, the serving model is loaded now, in the calling process, and
+    its objects frozen out of the garbage collector: `triage serve --workers N` calls this once in
+    the supervisor and forks the workers, which share the model's memory pages and skip the
+    imports and the load (language ID's lingua detector is still built in each worker, after the
+    fork: its thread pool must not be forked)."""
     settings = settings or get_settings()
+    preloaded = None
+    if preload and engine is None:
+        # Hash-verified load only: the smoke test classifies, which starts lingua's thread pool,
+        # and a forked child cannot use a parent's pool (it hangs). Each worker runs the smoke
+        # test after the fork (lifespan below) and falls back like initial_engine() if it fails.
+        target = serving_model_dir(settings)
+        try:
+            preloaded = (Triage.load(target, settings), target)
+        except ModelLoadError as exc:
+            log.error("preloading %s failed (%s): each worker loads its model itself", target, exc)
+    if preloaded is not None:
+        gc.collect()
+        gc.freeze()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -116,7 +134,10 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         if engine is not None:
             app.state.models = ModelHolder(engine)
         else:
-            app.state.models = ModelHolder(*initial_engine(settings))
+            problems = smoke_problems(preloaded[0]) if preloaded is not None else ["not preloaded"]
+            if preloaded is not None and problems:
+                log.error("preloaded model %s failed its smoke test: %s", preloaded[0].version, "; ".join(problems))
+            app.state.models = ModelHolder(*(preloaded if not problems else initial_engine(settings)))
         # Warm-up: lingua's language models and the matchers load on first use; ready means ready.
         app.state.models.current.classify_batch(["warm-up жол вода"])
         # The model is hundreds of thousands of long-lived objects; without this, every full

@@ -131,8 +131,44 @@ def cmd_serve(args) -> int:
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     if args.workers > 1:
         _migrate_embedded_database()
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        return _serve_preforked(args)
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
                 log_level=args.log_level, access_log=not args.no_access_log)
+    return 0
+
+
+def _serve_preforked(args) -> int:
+    """Several workers: gunicorn's arbiter with uvicorn workers. The app, and with it the model, is
+    created once in the supervisor (``preload_app``) and the workers are forked from it, so they
+    share the model's pages and start without importing or loading anything; a worker that dies is
+    replaced by a fork of the same supervisor."""
+    from gunicorn.app.base import BaseApplication
+
+    from api.app import create_app
+
+    options = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "worker_class": "uvicorn_worker.UvicornWorker",
+        "preload_app": True,
+        "loglevel": args.log_level,
+        "accesslog": None if args.no_access_log else "-",
+        "errorlog": "-",
+        "timeout": 120,          # heartbeat from each worker's event loop (classification runs in threads)
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "proc_name": "triage-serve",
+    }
+
+    class Supervisor(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app(preload=True)
+
+    Supervisor().run()
     return 0
 
 
