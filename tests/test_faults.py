@@ -131,7 +131,10 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_a_worker_killed_with_sigkill_does_not_stop_the_service(tmp_path):
     port = _free_port()
-    env = {**os.environ, "TRIAGE_VAR_DIR": str(tmp_path), "TRIAGE_MODEL_CHECK_SECONDS": "0"}
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    env = {**os.environ, "TRIAGE_VAR_DIR": str(tmp_path), "TRIAGE_MODEL_CHECK_SECONDS": "0",
+           "PROMETHEUS_MULTIPROC_DIR": str(prom)}
     proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2",
                              "--no-access-log", "--log-level", "warning"], env=env, cwd=REPO, start_new_session=True)
     try:
@@ -173,6 +176,9 @@ def test_a_worker_killed_with_sigkill_does_not_stop_the_service(tmp_path):
                 break
             time.sleep(0.2)
         assert replaced, "no replacement worker"
+        # Its live gauge (the model version) left the metrics with it; the others' remain.
+        assert not list(prom.glob(f"gauge_live*_{killed}.db"))
+        assert list(prom.glob("gauge_live*.db"))
         for i in range(20):
             assert httpx.post(f"{base}/v1/classify", json={"text": f"Су жоқ {i}"}, headers=h,
                               timeout=10).status_code == 200

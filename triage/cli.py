@@ -137,6 +137,14 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _worker_exited(server, worker) -> None:
+    """gunicorn hook: a dead worker's live gauges (the model-version gauge) leave /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def _serve_preforked(args) -> int:
     """Several workers: gunicorn's arbiter with uvicorn workers. The app, and with it the model, is
     created once in the supervisor (``preload_app``) and the workers are forked from it, so they
@@ -158,6 +166,7 @@ def _serve_preforked(args) -> int:
         "graceful_timeout": 30,
         "keepalive": 5,
         "proc_name": "triage-serve",
+        "child_exit": _worker_exited,
     }
 
     class Supervisor(BaseApplication):
