@@ -60,16 +60,18 @@ class ModelHolder:
         return {"status": "reloaded", "version": engine.version, "previous": old.version}
 
 
-def initial_engine(settings: Settings) -> tuple[Triage, Path]:
-    """The champion when the pointer names a loadable one, else the shipped model."""
+def initial_engine(settings: Settings, smoke: bool = True) -> tuple[Triage, Path]:
+    """The champion when the pointer names a loadable one, else the shipped model. Without
+    ``smoke``, only the hash-verified load (the caller runs the smoke test later)."""
+    load = load_checked if smoke else Triage.load
     target = serving_model_dir(settings)
     try:
-        return load_checked(target, settings), target
+        return load(target, settings), target
     except ModelLoadError as exc:
         if Path(target).resolve() == Path(settings.model_dir).resolve():
             raise
         log.error("champion refused at start (%s); serving the shipped model", exc)
-        return load_checked(settings.model_dir, settings), settings.model_dir
+        return load(settings.model_dir, settings), settings.model_dir
 
 
 async def watch_champion(app: FastAPI, settings: Settings) -> None:
@@ -109,15 +111,9 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
     settings = settings or get_settings()
     preloaded = None
     if preload and engine is None:
-        # Hash-verified load only: the smoke test classifies, which starts lingua's thread pool,
-        # and a forked child cannot use a parent's pool (it hangs). Each worker runs the smoke
-        # test after the fork (lifespan below) and falls back like initial_engine() if it fails.
-        target = serving_model_dir(settings)
-        try:
-            preloaded = (Triage.load(target, settings), target)
-        except ModelLoadError as exc:
-            log.error("preloading %s failed (%s): each worker loads its model itself", target, exc)
-    if preloaded is not None:
+        # No smoke test here: it classifies, which starts lingua's thread pool, and a forked child
+        # cannot use its parent's pool (it hangs). Each worker runs it after the fork (lifespan).
+        preloaded = initial_engine(settings, smoke=False)
         gc.collect()
         gc.freeze()
 
@@ -134,10 +130,11 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         if engine is not None:
             app.state.models = ModelHolder(engine)
         else:
-            problems = smoke_problems(preloaded[0]) if preloaded is not None else ["not preloaded"]
-            if preloaded is not None and problems:
-                log.error("preloaded model %s failed its smoke test: %s", preloaded[0].version, "; ".join(problems))
-            app.state.models = ModelHolder(*(preloaded if not problems else initial_engine(settings)))
+            serving = preloaded
+            if serving is not None and (problems := smoke_problems(serving[0])):
+                log.error("preloaded model %s failed its smoke test: %s", serving[0].version, "; ".join(problems))
+                serving = None  # load again, with the fallback to the shipped model
+            app.state.models = ModelHolder(*(serving or initial_engine(settings)))
         # Warm-up: lingua's language models and the matchers load on first use; ready means ready.
         app.state.models.current.classify_batch(["warm-up жол вода"])
         # The model is hundreds of thousands of long-lived objects; without this, every full

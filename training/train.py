@@ -135,7 +135,8 @@ def _fit(ds: Dataset, config: TrainConfig, rows: np.ndarray | None, predict_rows
 
 
 def fit_and_validate(ds: Dataset, config: TrainConfig, progress: bool = True, final: bool = True,
-                     langid_data: tuple[list[str], list[str]] | None = None):
+                     langid_data: tuple[list[str], list[str]] | None = None
+                     ) -> tuple[dict, TriageModel | None, LanguageIdentifier | None]:
     """The validation fits (k-fold, or one holdout on large data) and, with ``final``, the fit on
     all data, run in parallel processes (``config.n_jobs``); with ``langid_data`` (texts,
     languages), the language identifier's fit too, scheduled first as the longest task.

@@ -126,9 +126,9 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     os.environ.setdefault("TRIAGE_LEAN_IMPORTS", "1")  # inherited by the worker processes (api/__init__.py)
-    # glibc gives each thread its own malloc arena; two are plenty for a CPU-bound worker and keep
-    # resident memory from creeping up under load. Read by the worker processes at start.
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    from api.memory import limit_arenas
+
+    limit_arenas(2)  # inherited by the forked workers (api/memory.py)
     if args.workers > 1:
         _migrate_embedded_database()
         return _serve_preforked(args)

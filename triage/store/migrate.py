@@ -64,7 +64,7 @@ def declared_head() -> str:
     the one revision no other revision points back to). Tested equal to :func:`head_revision`."""
     revisions, parents = set(), set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
-        fields = {k: v for k, v in _REV.findall(path.read_text(encoding="utf-8"))}
+        fields = dict(_REV.findall(path.read_text(encoding="utf-8")))
         revisions.add(fields["revision"])
         if fields.get("down_revision"):
             parents.add(fields["down_revision"])
