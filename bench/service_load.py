@@ -76,6 +76,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared between processes count once, split among them, so
+    the sum over the supervisor and its workers is the memory the service really uses."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return [int(p) for p in out]
@@ -189,6 +198,7 @@ def main() -> int:
                 batch_s.append(time.perf_counter() - t0)
                 print(f"batch {b + 1}/{args.batches}: {batch_s[-1]:.3f} s", flush=True)
             rss_after = {p: rss_mb(p) for p in workers}
+            pss_total = sum(pss_mb(p) for p in {proc.pid, *workers})
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -200,12 +210,14 @@ def main() -> int:
         "batch_1000_s_median": round(statistics.median(batch_s), 3), "batch_1000_s_all": [round(x, 3) for x in batch_s],
         "rss_mb_per_worker_after": {str(p): round(v, 1) for p, v in rss_after.items()},
         "rss_mb_per_worker_before": {str(p): round(v, 1) for p, v in rss_before.items()},
+        "pss_mb_service_total_after": round(pss_total, 1),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "service_load.json").write_text(json.dumps(report, indent=2))
     md = [f"Workers: {args.workers}; database: {report['database']}; start to ready: {report['start_to_ready_s']} s; "
           f"1,000-item batch: median {report['batch_1000_s_median']} s; RSS per worker after the run: "
-          f"{', '.join(f'{v:.0f} MB' for v in rss_after.values())}", "",
+          f"{', '.join(f'{v:.0f} MB' for v in rss_after.values())}; whole service (supervisor + workers, PSS): "
+          f"{pss_total:.0f} MB", "",
           "| connections | requests/s | p50 ms | p90 ms | p99 ms | errors |", "|---:|---:|---:|---:|---:|---:|"]
     md += [f"| {r['concurrency']} | {r['rps']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
            for r in results]
