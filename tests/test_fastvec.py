@@ -32,6 +32,7 @@ def test_tfidf_fast_path_equals_transform(vec):
     HashingVectorizer(analyzer="char_wb", ngram_range=(1, 4), n_features=2**12, alternate_sign=False),
     HashingVectorizer(analyzer="word", n_features=2**10),
     HashingVectorizer(analyzer="char_wb", ngram_range=(2, 3), n_features=2**12, lowercase=False, norm=None),
+    HashingVectorizer(analyzer="char_wb", ngram_range=(1, 3), n_features=2**4, binary=True, norm=None),
 ])
 def test_hashing_fast_path_equals_transform(vec):
     fast = FastTransformer(vec)
@@ -68,3 +69,20 @@ def test_shipped_model_features_equal_the_sklearn_union(triage_model, test_recor
     skels = [skeleton(normalize(r["text"])) for r in test_records[:100]]
     ref = sp.csr_matrix(triage_model.model.features_.transform(skels))
     np.testing.assert_allclose(triage_model.model.transform(skels).toarray(), ref.toarray(), rtol=1e-4, atol=1e-6)
+
+
+def test_language_id_features_equal_sklearns_own_vectorizers():
+    import scipy.sparse as sp
+
+    from triage.langid import LanguageIdentifier, lingua_confidences
+    from triage.text import has_kazakh_letters, script_of
+
+    texts = [t for t in DOCS if t] + ["Бизде уш кун су жок", "üiimizde jylu joq", "нет света"]
+    lid = LanguageIdentifier(n_features=2**12)
+    dense = np.column_stack([lingua_confidences(texts, low_accuracy=True),
+                             [script_of(t) == "Latn" for t in texts],
+                             [has_kazakh_letters(t) for t in texts]]).astype(float) * 2.0
+    ref = sp.hstack([v.transform(texts) for v in lid._vectorizers()] + [sp.csr_matrix(dense)]).tocsr()
+    got = lid._features(texts)
+    assert got.shape == ref.shape and got.has_sorted_indices
+    np.testing.assert_allclose(got.toarray(), ref.toarray(), rtol=1e-6, atol=1e-7)

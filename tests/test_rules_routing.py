@@ -115,3 +115,29 @@ def test_pattern_language_supports_gaps_prefixes_and_alternatives():
 def test_a_pattern_without_words_is_rejected():
     with pytest.raises(ValueError):
         compile_pattern("...")
+
+
+def test_word_prefilter_never_drops_a_match():
+    """The prefilter skips spaCy's Matcher on texts lacking a pattern's words; running every
+    pattern's Matcher on every text must find exactly the same hits."""
+    from spacy.tokens import Doc
+
+    from triage.io import read_records
+    from triage.matching import words
+    from triage.rules import DistrictResolver, EmergencyRules
+    from triage.settings import get_settings
+
+    settings = get_settings()
+    texts = [r["text"] for r in read_records(settings.data_dir / "train.jsonl")][::4]
+    for pm in (EmergencyRules.load(settings.emergency_rules_path).matcher,
+               DistrictResolver.load(settings.gazetteer_path).matcher):
+        hits = 0
+        for text in texts:
+            skel = skeleton(normalize(text))
+            doc = Doc(pm.vocab, words=words(skel))
+            every = sorted((s, e, k) for k, m in pm._matchers.items() for _, s, e in m(doc))
+            found = pm.find(skel)
+            assert [(h.label, h.text) for h in found] == \
+                [(pm._label_of[k], " ".join(doc[s:e].text.split())) for s, e, k in every], text
+            hits += len(found)
+        assert hits > 20  # the check ran on texts that do match

@@ -137,15 +137,17 @@ class Triage:
         prep = self.model.prepare(raw)
         probas = self.model.predict_proba(prep)
         lang_p = self.langid.predict_proba(prep.normalized) if self.langid is not None else None
+        # Top-k per head for the whole batch in one numpy call (per row, argsort's overhead dominates).
+        top = {h: np.argsort(-probas[h], axis=1, kind="stable")[:, :TOP_K] for h in self.heads}
         for row, i in enumerate(ok):
-            results[i] = self._assemble(row, raw[row], cleaned[i], prep, probas, lang_p, explain)  # type: ignore[arg-type]
+            results[i] = self._assemble(row, raw[row], cleaned[i], prep, probas, top, lang_p, explain)  # type: ignore[arg-type]
         return results
 
     # -- internals --------------------------------------------------------------------------
 
-    def _head(self, head: str, p: np.ndarray) -> HeadResult:
+    def _head(self, head: str, p: np.ndarray, order: np.ndarray) -> HeadResult:
+        """``p``: one row's probabilities; ``order``: its TOP_K classes, most probable first."""
         classes = self.model.classes_[head]
-        order = np.argsort(-p)
         best = int(order[0])
         if head == "urgency" and self.critical_threshold is not None and "critical" in classes:
             # Missing an emergency costs far more than a false alarm: critical wins at a lower
@@ -153,7 +155,7 @@ class Triage:
             c = classes.index("critical")
             if p[c] >= self.critical_threshold:
                 best = c
-        alts = [(classes[j], round(float(p[j]), 4)) for j in order[:TOP_K]]
+        alts = [(classes[j], round(float(p[j]), 4)) for j in order]
         return HeadResult(classes[best], round(float(p[best]), 4), alts)
 
     def _explain(self, head: str, label: str, idx: np.ndarray, data: np.ndarray) -> list[tuple[str, float]]:
@@ -171,9 +173,9 @@ class Triage:
         return [(str(names[idx[j]]).split("__", 1)[-1], round(float(contrib[j]), 4))
                 for j in top if contrib[j] > 0]
 
-    def _assemble(self, row, raw, cleaned, prep, probas, lang_p, explain) -> Result:
+    def _assemble(self, row, raw, cleaned, prep, probas, top, lang_p, explain) -> Result:
         reasons: list[str] = []
-        heads = {h: self._head(h, probas[h][row]) for h in self.heads}
+        heads = {h: self._head(h, probas[h][row], top[h][row]) for h in self.heads}
         below = {h for h, r in heads.items() if r.confidence < self.thresholds.get(h, 0.0)}
         reasons += [f"{h}_below_threshold" for h in self.heads if h in below]
 

@@ -10,12 +10,12 @@ as a failing test, not as silently different features.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction._hashing_fast import transform as _hashing_transform
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
-from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
+from sklearn.utils import murmurhash3_32
 
 WORD_CACHE_SIZE = 200_000
 
@@ -46,7 +46,15 @@ class FastTransformer:
         if self.kind == "tfidf":
             vocab = self.vocab
             return tuple(vocab[g] for g in grams if g in vocab)
-        return tuple(grams)
+        return tuple(self._hash(g) for g in grams)
+
+    def _hash(self, gram: str) -> int:
+        """The column of a hashed n-gram as HashingVectorizer computes it (signed murmurhash3 of
+        its UTF-8 bytes), stored as ``~column`` when alternate signs make its value -1."""
+        n = self.vec.n_features
+        h = murmurhash3_32(gram, seed=0)
+        col = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+        return ~col if self.vec.alternate_sign and h < 0 else col
 
     def units(self, doc: str) -> list:
         """Vocabulary indices (TF-IDF) or n-gram strings (hashing) of one document, with repeats."""
@@ -55,7 +63,16 @@ class FastTransformer:
             if self.kind == "tfidf":
                 vocab = self.vocab
                 return [vocab[t] for t in toks if t in vocab]
-            return toks
+            cache = self._cache
+            out_h: list = []
+            for t in toks:
+                c = cache.get(t)
+                if c is None:
+                    if len(cache) >= WORD_CACHE_SIZE:
+                        cache.clear()
+                    c = cache[t] = self._hash(t)
+                out_h.append(c)
+            return out_h
         cache = self._cache
         out: list = []
         for w in self.preprocess(self.vec.decode(doc)).split():
@@ -68,55 +85,83 @@ class FastTransformer:
         return out
 
     def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
-        if self.kind == "tfidf":
-            return self._tfidf(docs)
-        if self.kind == "hashing":
-            return self._hashing(docs)
-        return sp.csr_matrix(self.vec.transform(docs))
+        return to_csr(self.triplets(docs), len(docs))
 
-    def _tfidf(self, docs: Sequence[str]) -> sp.csr_matrix:
+    def triplets(self, docs: Sequence[str]) -> Triplets:
+        """``transform(docs)`` as (rows, columns, values, n_columns): rows ascending, columns
+        ascending within a row. Kept apart from the matrix so that a union of vectorizers builds
+        one CSR matrix per batch: for one message, scipy's per-matrix checks cost more than the
+        features themselves."""
+        if self.kind is None:
+            X = sp.csr_matrix(self.vec.transform(docs))
+            X.sort_indices()
+            coo = X.tocoo()
+            return Triplets(coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data, X.shape[1])
         vec = self.vec
+        n_columns = len(self.vocab) if self.kind == "tfidf" else vec.n_features
         cols: list[int] = []
         lengths = np.empty(len(docs), dtype=np.int64)
         for i, doc in enumerate(docs):
             u = self.units(doc)
             cols.extend(u)
             lengths[i] = len(u)
-        rows = np.repeat(np.arange(len(docs), dtype=np.int32), lengths)
-        dtype = vec.dtype
-        # Counting in C: COO -> CSR sums the duplicate (row, column) entries and sorts the indices.
-        X = sp.csr_matrix((np.ones(len(cols), dtype=dtype), (rows, np.asarray(cols, dtype=np.int32))),
-                          shape=(len(docs), len(self.vocab)))
-        X.sum_duplicates()
+        c = np.asarray(cols, dtype=np.int64)
+        signs = None
+        if self.kind == "hashing" and vec.alternate_sign:
+            negative = c < 0
+            signs = np.where(negative, -1.0, 1.0)
+            c[negative] = ~c[negative]
+        # Counting: one sort of (row, column) keys; duplicates summed (hashed signs included).
+        keys = np.repeat(np.arange(len(docs), dtype=np.int64), lengths) * n_columns + c
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        counts = np.bincount(inverse, weights=signs, minlength=len(uniq)).astype(vec.dtype)
+        rows, cols_u = np.divmod(uniq, n_columns)
         if vec.binary:
-            X.data.fill(1)
-        if vec.sublinear_tf:
-            np.log(X.data, X.data)
-            X.data += 1
-        if vec.use_idf:
-            idf = self.__dict__.get("_idf")
-            if idf is None:
-                idf = self._idf = vec.idf_.astype(dtype)
-            X.data *= idf[X.indices]
-        return _normalize(X, vec.norm)
-
-    def _hashing(self, docs: Sequence[str]) -> sp.csr_matrix:
-        vec = self.vec
-        raw = (((f, 1) for f in self.units(doc)) for doc in docs)
-        indices, indptr, values = _hashing_transform(raw, vec.n_features, vec.dtype, vec.alternate_sign, seed=0)
-        X = sp.csr_matrix((values, indices, indptr), dtype=vec.dtype, shape=(len(docs), vec.n_features))
-        X.sum_duplicates()
-        if vec.binary:
-            X.data.fill(1)
-        return _normalize(X, vec.norm)
+            counts.fill(1)
+        if self.kind == "tfidf":
+            if vec.sublinear_tf:
+                np.log(counts, counts)
+                counts += 1
+            if vec.use_idf:
+                idf = self.__dict__.get("_idf")
+                if idf is None:
+                    idf = self._idf = vec.idf_.astype(vec.dtype)
+                counts *= idf[cols_u]
+        if vec.norm == "l2":
+            norms = np.sqrt(np.bincount(rows, weights=counts.astype(np.float64) ** 2, minlength=len(docs)))
+            norms[norms == 0] = 1.0
+            counts /= norms[rows].astype(counts.dtype)
+        elif vec.norm is not None:
+            raise NotImplementedError(f"norm={vec.norm!r}")
+        return Triplets(rows, cols_u, counts, n_columns)
 
 
-def _normalize(X: sp.csr_matrix, norm: str | None) -> sp.csr_matrix:
-    if norm == "l2":
-        inplace_csr_row_normalize_l2(X)  # scikit-learn's own kernel, minus the input validation
-    elif norm is not None:
-        raise NotImplementedError(f"norm={norm!r}")
-    return X
+class Triplets(NamedTuple):
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    n_columns: int
+
+
+def to_csr(t: Triplets, n_rows: int) -> sp.csr_matrix:
+    """CSR matrix from triplets sorted by row, then column."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(t.rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((t.values, t.cols.astype(np.int32), indptr), shape=(n_rows, t.n_columns))
+
+
+def hstack_triplets(parts: Sequence[tuple[Triplets, float]], n_rows: int) -> sp.csr_matrix:
+    """The CSR matrix of weighted feature blocks side by side (``FeatureUnion``'s layout)."""
+    rows, cols, values, offset = [], [], [], 0
+    for t, w in parts:
+        rows.append(t.rows)
+        cols.append(t.cols + offset)
+        values.append(t.values * t.values.dtype.type(w) if w != 1.0 else t.values)
+        offset += t.n_columns
+    r = np.concatenate(rows)
+    # Stable by row: each block's columns stay ascending and blocks come in offset order.
+    order = np.argsort(r, kind="stable")
+    return to_csr(Triplets(r[order], np.concatenate(cols)[order], np.concatenate(values)[order], offset), n_rows)
 
 
 def softmax_proba(model, X) -> np.ndarray:

@@ -43,10 +43,11 @@ def _alternative(alt: str) -> tuple[list[str], bool]:
 Anchor = tuple[str, bool]  # (word, is_prefix)
 
 
-def compile_pattern(pattern: str) -> tuple[list[dict], list[Anchor]]:
-    """Pattern string -> (spaCy token specs, anchors). A text can only match if one of its words
-    equals (or, for a prefix anchor, starts with) one of the anchors. Anchors come from the
-    pattern's most selective word: fewest and longest alternatives."""
+def compile_pattern(pattern: str) -> tuple[list[dict], list[list[Anchor]]]:
+    """Pattern string -> (spaCy token specs, required words). A text can only match if, for every
+    word position of the pattern, one of the text's words equals (or, for a prefix, starts with)
+    one of that position's alternatives; the first list is the most selective position (fewest
+    and longest alternatives), the one the matcher indexes."""
     specs: list[dict] = []
     candidates: list[list[Anchor]] = []
     for piece in pattern.split():
@@ -73,33 +74,41 @@ def compile_pattern(pattern: str) -> tuple[list[dict], list[Anchor]]:
         candidates.append([(w[0], p) for w, p in alts])
     if not candidates:
         raise ValueError(f"pattern {pattern!r} has no words")
-    anchors = min(candidates, key=lambda alts: (len(alts), -min(len(w) for w, _ in alts)))
-    return specs, anchors
+    candidates.sort(key=lambda alts: (len(alts), -min(len(w) for w, _ in alts)))
+    return specs, candidates
 
 
 class PatternMatcher:
     """Finds labelled patterns in skeleton texts. ``patterns`` maps a label to its pattern strings.
 
-    Each pattern gets its own spaCy ``Matcher``, run only on texts that contain one of the
-    pattern's anchor words: a word lookup is microseconds, while one Matcher holding every
-    pattern evaluates all their token predicates on every text (milliseconds)."""
+    Each pattern gets its own spaCy ``Matcher``, run only on texts that contain every word the
+    pattern needs (the most selective one looked up in an index, the others checked against the
+    text's words): set lookups are microseconds, while building a ``Doc`` and running a Matcher
+    costs about 0.1 ms, and one Matcher holding every pattern evaluates all their token
+    predicates on every text (milliseconds)."""
 
     def __init__(self, patterns: Mapping[str, Sequence[str]]):
         self.vocab = Vocab()
         self._matchers: dict[str, Matcher] = {}
         self._pattern_text: dict[str, str] = {}
         self._label_of: dict[str, str] = {}
+        self._required: dict[str, list[list[Anchor]]] = {}
+        # One-word patterns (most of the gazetteer) match token by token, with no Doc or Matcher.
+        self._single: dict[str, list[Anchor]] = {}
         self._exact: dict[str, set[str]] = {}
         self._prefix: dict[str, set[str]] = {}
         for label, pats in patterns.items():
             for i, pat in enumerate(pats):
-                specs, anchors = compile_pattern(pat)
+                specs, (anchors, *required) = compile_pattern(pat)
                 key = f"{label}#{i}"
+                if len(specs) == 1:
+                    self._single[key] = anchors
                 matcher = Matcher(self.vocab)
                 matcher.add(key, [specs])
                 self._matchers[key] = matcher
                 self._pattern_text[key] = pat
                 self._label_of[key] = label
+                self._required[key] = required
                 for word, is_prefix in anchors:
                     (self._prefix if is_prefix else self._exact).setdefault(word, set()).add(key)
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
@@ -118,15 +127,30 @@ class PatternMatcher:
                     found |= keys
         return found
 
+    @staticmethod
+    def _present(alts: list[Anchor], toks: list[str], tokset: set[str]) -> bool:
+        return any((w in tokset) if not prefix else any(t.startswith(w) for t in toks) for w, prefix in alts)
+
     def find(self, skel: str) -> list[Hit]:
         """All hits in one skeleton text, in text order."""
         toks = words(skel)
         candidates = self._candidates(toks)
+        if candidates:
+            tokset = set(toks)
+            candidates = {k for k in candidates
+                          if all(self._present(alts, toks, tokset) for alts in self._required[k])}
         if not candidates:
             return []
-        doc = Doc(self.vocab, words=toks)
         spans = []
+        doc = None
         for key in sorted(candidates):
+            single = self._single.get(key)
+            if single is not None:
+                spans += [(i, i + 1, key) for i, t in enumerate(toks)
+                          if any(t.startswith(w) if prefix else t == w for w, prefix in single)]
+                continue
+            if doc is None:
+                doc = Doc(self.vocab, words=toks)
             for _, start, end in self._matchers[key](doc):
                 spans.append((start, end, key))
         spans.sort()

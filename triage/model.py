@@ -22,7 +22,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from triage.fastvec import FastTransformer
+from triage.fastvec import FastTransformer, hstack_triplets
 from triage.lexicon import ConceptLexicon
 from triage.settings import get_settings
 from triage.text import normalize, skeleton
@@ -177,11 +177,7 @@ class TriageModel(BaseEstimator):
             weights = self.features_.transformer_weights or {}
             fast = self._fast = [(FastTransformer(vec), weights.get(name, 1.0))
                                  for name, vec in self.features_.transformer_list]
-        parts = [t.transform(skeletons) for t, _ in fast]
-        for X, (_, w) in zip(parts, fast, strict=True):
-            if w != 1.0:
-                X.data *= w
-        return sp.hstack(parts, format="csr")
+        return hstack_triplets([(t.triplets(skeletons), w) for t, w in fast], len(skeletons))
 
     def fit(self, texts: Sequence[str], labels: Mapping[str, Sequence[str]]):
         if not labels:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -17,7 +17,9 @@ class Recipient:
     channel: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies field by field, a tenth of classify_batch's time.
+        return {"id": self.id, "authority": self.authority, "district": self.district,
+                "name": dict(self.name), "channel": self.channel}
 
 
 class RoutingTable:
