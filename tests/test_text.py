@@ -1,6 +1,8 @@
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triage.errors import InvalidTextError
 from triage.text import clean, normalize, script_of, skeleton
@@ -100,3 +102,25 @@ def test_every_known_emoji_passes_the_precheck():
     after = [unicodedata.normalize("NFKC", e) for e in emoji.EMOJI_DATA]
     missed = [e for e in after if emoji.emoji_count(e) and not _MAYBE_EMOJI.search(e)]
     assert missed == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_printable_fast_path_keeps_what_the_character_filter_keeps(text):
+    import unicodedata
+
+    import emoji
+
+    from triage.errors import InvalidTextError
+    from triage.text import _INVISIBLE
+
+    kept = "".join(ch for ch in text.translate(_INVISIBLE)
+                   if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+                   or emoji.is_emoji(ch))
+    try:
+        got = clean(text, 10_000)
+    except InvalidTextError:
+        lone_surrogate = any("\ud800" <= ch <= "\udfff" for ch in text)
+        assert lone_surrogate or not kept.strip()
+        return
+    assert got.text == kept

@@ -57,7 +57,9 @@ def clean(text: object, max_chars: int) -> CleanText:
     except UnicodeEncodeError as exc:
         raise InvalidTextError("text contains lone surrogates (invalid Unicode)") from exc
     warnings: list[str] = []
-    stripped = "".join(
+    # str.isprintable() is False for any Cc, Cf, Cs, Co or Cn character (and for separators other
+    # than the space): a printable text has nothing to strip, and the per-character walk is skipped.
+    stripped = text if text.isprintable() else "".join(
         ch
         for ch in text.translate(_INVISIBLE)
         if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
