@@ -30,10 +30,12 @@ from triage.text import clean, normalize, skeleton
 
 # Chosen by cross-validation on the starter train split (see `python -m training.experiments`).
 # Per head, the best 3-fold macro-F1 on the train split (var/experiments/model_selection.md).
+# tol: LinearSVC's stopping tolerance, 1e-2 instead of its default 1e-4: out-of-fold macro-F1 and
+# ECE identical to four decimals on every head, training 14% faster (README, "Measured numbers").
 DEFAULT_HEADS = {
-    "topic": {"kind": "svm", "C": 1.0},
-    "authority": {"kind": "svm", "C": 1.0},
-    "urgency": {"kind": "svm", "C": 0.3},
+    "topic": {"kind": "svm", "C": 1.0, "tol": 1e-2},
+    "authority": {"kind": "svm", "C": 1.0, "tol": 1e-2},
+    "urgency": {"kind": "svm", "C": 0.3, "tol": 1e-2},
 }
 
 
@@ -41,7 +43,9 @@ DEFAULT_HEADS = {
 class TrainConfig:
     heads: dict[str, dict] = field(default_factory=lambda: {h: dict(v) for h, v in DEFAULT_HEADS.items()})
     features: dict = field(default_factory=dict)
-    folds: int = 5
+    # Validation folds for thresholds. 4 rather than 5 since the train split passed 8,000 messages:
+    # 6 parallel tasks instead of 7 on 2 cores, training 57 -> 43 s; thresholds within 0.015.
+    folds: int = 4
     # Above this many messages, thresholds come from one stratified 20% holdout instead of k-fold
     # and calibration uses 3 folds: plenty of validation data, a fraction of the fits.
     holdout_above: int = 20_000
@@ -107,7 +111,8 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
 def build_model(config: TrainConfig, n: int) -> TriageModel:
     """The untrained model for ``n`` training messages."""
     cv = 3 if n >= config.holdout_above else config.calibration_folds
-    heads = {h: make_head(spec.get("kind", "svm"), spec.get("C", 0.5), cv=cv) for h, spec in config.heads.items()}
+    heads = {h: make_head(spec.get("kind", "svm"), spec.get("C", 0.5), cv=cv, tol=spec.get("tol", 1e-4))
+             for h, spec in config.heads.items()}
     return TriageModel(features=make_features(**config.features), heads=heads)
 
 

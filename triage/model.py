@@ -83,11 +83,11 @@ def make_features(
     return FeatureUnion(parts, transformer_weights=weights)
 
 
-def make_head(kind: str = "svm", C: float = 0.5, cv: int = 5) -> BaseEstimator:
-    """A head classifier by name: ``svm`` (LinearSVC, sigmoid-calibrated with ``cv`` folds),
-    ``logreg`` or ``nb``."""
+def make_head(kind: str = "svm", C: float = 0.5, cv: int = 5, tol: float = 1e-4) -> BaseEstimator:
+    """A head classifier by name: ``svm`` (LinearSVC with stopping tolerance ``tol``,
+    sigmoid-calibrated with ``cv`` folds), ``logreg`` or ``nb``."""
     if kind == "svm":
-        return CalibratedLinearSVC(C=C, cv=cv)
+        return CalibratedLinearSVC(C=C, cv=cv, tol=tol)
     if kind == "logreg":
         return LogisticRegression(C=C, max_iter=3000, class_weight="balanced", random_state=0)
     if kind == "nb":
@@ -100,12 +100,13 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     ``CalibratedClassifierCV(ensemble=False)``; prediction keeps only the learned numbers and is
     one sparse-dense product, without that class's per-class Python calls on the hot path."""
 
-    def __init__(self, C: float = 0.5, cv: int = 5):
+    def __init__(self, C: float = 0.5, cv: int = 5, tol: float = 1e-4):
         self.C = C
         self.cv = cv
+        self.tol = tol
 
     def fit(self, X, y):
-        svc = LinearSVC(C=self.C, class_weight="balanced", random_state=0)
+        svc = LinearSVC(C=self.C, class_weight="balanced", random_state=0, tol=self.tol)
         cc = CalibratedClassifierCV(svc, method="sigmoid", cv=self.cv, ensemble=False).fit(X, y)
         cal = cc.calibrated_classifiers_[0]
         self.classes_ = cc.classes_
