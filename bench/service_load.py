@@ -145,6 +145,9 @@ def main() -> int:
                     help="instead of the sweep: one run of SECONDS at --soak-connections, sampling each "
                          "worker's resident memory every 10 s (growth is reported)")
     ap.add_argument("--soak-connections", type=int, default=50)
+    ap.add_argument("--soak-rps", type=float, default=None,
+                    help="pace the soak: the connections together offer this many requests/s (think time "
+                         "as in --paced-rps); default: closed loop, every connection sends as fast as it can")
     ap.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "service")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -250,24 +253,27 @@ def soak(args, port, wenv, lua, workers, rss_before, ready_s) -> int:
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    print(f"soak: {args.soak_connections} connections for {args.soak} s...", flush=True)
-    res = run_wrk(port, args.soak_connections, args.soak, wenv, lua)
+    paced = f", paced at {args.soak_rps:g} requests/s offered" if args.soak_rps else ""
+    print(f"soak: {args.soak_connections} connections for {args.soak} s{paced}...", flush=True)
+    res = run_wrk(port, args.soak_connections, args.soak, wenv, lua, offered_rps=args.soak_rps)
     stop.set()
     th.join()
     rss_after = {str(p): round(rss_mb(p), 1) for p in workers}
     # Growth from the first sample under load (after warm-up) to the end, per worker.
     first = samples[1][1] if len(samples) > 1 else {str(p): v for p, v in rss_before.items()}
     growth = {p: round((rss_after[p] - first[p]) / first[p] * 100, 1) for p in rss_after if first.get(p)}
-    report = {"soak_seconds": args.soak, "connections": args.soak_connections, "wrk": res,
+    report = {"soak_seconds": args.soak, "connections": args.soak_connections, "offered_rps": args.soak_rps,
+              "wrk": res,
               "rss_mb_samples": samples, "rss_mb_after": rss_after, "rss_growth_percent": growth,
               "start_to_ready_s": round(ready_s, 2), "workers": args.workers}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "soak.json").write_text(json.dumps(report, indent=2))
-    md = (f"Soak: {args.soak} s at {args.soak_connections} connections, {args.workers} workers: "
+    stem = "soak_paced" if args.soak_rps else "soak"
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    md = (f"Soak: {args.soak} s at {args.soak_connections} connections{paced}, {args.workers} workers: "
           f"{res['requests']} requests, {res['rps']} requests/s, p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, "
           f"errors {res['errors']} (non-2xx {res['non_2xx']}); resident memory growth per worker "
           f"{', '.join(f'{v:+.1f}%' for v in growth.values())} (from the first sample under load to the end).")
-    (args.out / "soak.md").write_text(md + "\n")
+    (args.out / f"{stem}.md").write_text(md + "\n")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -279,7 +285,7 @@ def soak(args, port, wenv, lua, workers, rss_before, ready_s) -> int:
     ax.set(xlabel="seconds", ylabel="resident MB", title="resident memory under load")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(args.out / "soak.png", dpi=110)
+    fig.savefig(args.out / f"{stem}.png", dpi=110)
     print(md)
     return 0
 
