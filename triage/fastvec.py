@@ -57,32 +57,26 @@ class FastTransformer:
         return ~col if self.vec.alternate_sign and h < 0 else col
 
     def units(self, doc: str) -> list:
-        """Vocabulary indices (TF-IDF) or n-gram strings (hashing) of one document, with repeats."""
+        """Vocabulary indices (TF-IDF) or hashed columns (``~column`` for a -1 sign) of one
+        document, with repeats."""
         if not self.by_word:
             toks = self.analyze(doc)
             if self.kind == "tfidf":
                 vocab = self.vocab
                 return [vocab[t] for t in toks if t in vocab]
-            cache = self._cache
-            out_h: list = []
-            for t in toks:
-                c = cache.get(t)
-                if c is None:
-                    if len(cache) >= WORD_CACHE_SIZE:
-                        cache.clear()
-                    c = cache[t] = self._hash(t)
-                out_h.append(c)
-            return out_h
-        cache = self._cache
+            return [self._cached(t, self._hash) for t in toks]
         out: list = []
         for w in self.preprocess(self.vec.decode(doc)).split():
-            u = cache.get(w)
-            if u is None:
-                if len(cache) >= WORD_CACHE_SIZE:
-                    cache.clear()
-                u = cache[w] = self._word_units(w)
-            out.extend(u)
+            out.extend(self._cached(w, self._word_units))
         return out
+
+    def _cached(self, key: str, compute):
+        value = self._cache.get(key)
+        if value is None:
+            if len(self._cache) >= WORD_CACHE_SIZE:
+                self._cache.clear()
+            value = self._cache[key] = compute(key)
+        return value
 
     def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
         return to_csr(self.triplets(docs), len(docs))
