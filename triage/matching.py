@@ -146,8 +146,7 @@ class PatternMatcher:
         for key in sorted(candidates):
             single = self._single.get(key)
             if single is not None:
-                spans += [(i, i + 1, key) for i, t in enumerate(toks)
-                          if any(t.startswith(w) if prefix else t == w for w, prefix in single)]
+                spans += [(i, i + 1, key) for i, t in enumerate(toks) if self._present(single, [t], {t})]
                 continue
             if doc is None:
                 doc = Doc(self.vocab, words=toks)
