@@ -3,6 +3,7 @@
 
     python bench/oof_data_gain.py [--original 3550]            # second round + calibration folds
     python bench/oof_data_gain.py --original 5994 --data-only  # third round
+    python bench/oof_data_gain.py --original 8458 --data-only  # fourth round
 
 Out-of-fold predictions (training.train.out_of_fold, the folds the thresholds come from) scored on
 the first ``--original`` rows of train.jsonl, the messages that were there before
@@ -12,7 +13,7 @@ the first ``--original`` rows of train.jsonl, the messages that were there befor
 - all rows, 5-fold calibration (the new messages join every training fold; only original rows are scored);
 - all rows, 3-fold calibration (the shipped configuration).
 
-With ``--data-only``: the first two with 3-fold calibration. Topic macro-F1 is also given per language.
+With ``--data-only``: the first two with the default TrainConfig (its calibration folds). Topic macro-F1 is also given per language.
 
 Prints macro-F1 and expected calibration error (15 bins) per head; takes about 3 minutes on 2 cores.
 """
@@ -55,12 +56,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--original", type=int, default=3550, help="rows of train.jsonl before the extension")
     ap.add_argument("--data-only", action="store_true",
-                    help="compare the rows before the extension with all rows, both with 3-fold calibration")
+                    help="compare the rows before the extension with all rows, both with the default TrainConfig")
     args = ap.parse_args()
     full = load_dataset([get_settings().data_dir / "train.jsonl"])
     n = args.original
     if args.data_only:
-        runs = [(f"first {n} rows only", head(full, n), 3), (f"all {len(full.texts)} rows", full, 3)]
+        default = TrainConfig().calibration_folds
+        runs = [(f"first {n} rows only", head(full, n), default), (f"all {len(full.texts)} rows", full, default)]
     else:
         runs = [("original rows only, calibration 5 folds", head(full, n), 5),
                 ("all rows, calibration 5 folds", full, 5),
