@@ -26,6 +26,10 @@ def test_tfidf_fast_path_equals_transform(vec):
     ref = vec.transform(new)
     assert fast.shape == ref.shape and fast.dtype == ref.dtype
     np.testing.assert_allclose(fast.toarray(), ref.toarray(), rtol=1e-5, atol=1e-6)
+    for doc in new:  # one document at a time takes the dict-counting path
+        one = ft.transform([doc])
+        assert one.dtype == ref.dtype and one.has_sorted_indices
+        np.testing.assert_allclose(one.toarray(), vec.transform([doc]).toarray(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("vec", [
@@ -38,6 +42,9 @@ def test_hashing_fast_path_equals_transform(vec):
     fast = FastTransformer(vec)
     for _ in range(2):  # the second pass reads the per-word cache
         np.testing.assert_allclose(fast.transform(DOCS).toarray(), vec.transform(DOCS).toarray(),
+                                   rtol=1e-6, atol=1e-7)
+    for doc in DOCS:
+        np.testing.assert_allclose(fast.transform([doc]).toarray(), vec.transform([doc]).toarray(),
                                    rtol=1e-6, atol=1e-7)
 
 
@@ -69,6 +76,9 @@ def test_shipped_model_features_equal_the_sklearn_union(triage_model, test_recor
     skels = [skeleton(normalize(r["text"])) for r in test_records[:100]]
     ref = sp.csr_matrix(triage_model.model.features_.transform(skels))
     np.testing.assert_allclose(triage_model.model.transform(skels).toarray(), ref.toarray(), rtol=1e-4, atol=1e-6)
+    for i in range(0, 100, 7):  # a single message: dict counting, no row sort
+        np.testing.assert_allclose(triage_model.model.transform(skels[i:i + 1]).toarray(), ref[i].toarray(),
+                                   rtol=1e-4, atol=1e-6)
 
 
 def test_language_id_features_equal_sklearns_own_vectorizers():
@@ -86,3 +96,7 @@ def test_language_id_features_equal_sklearns_own_vectorizers():
     got = lid._features(texts)
     assert got.shape == ref.shape and got.has_sorted_indices
     np.testing.assert_allclose(got.toarray(), ref.toarray(), rtol=1e-6, atol=1e-7)
+    for i, t in enumerate(texts):
+        one = lid._features([t])
+        assert one.has_sorted_indices
+        np.testing.assert_allclose(one.toarray(), ref[i].toarray(), rtol=1e-6, atol=1e-7)

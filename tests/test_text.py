@@ -96,12 +96,21 @@ def test_script_is_the_majority_script(text, script):
 def test_every_known_emoji_passes_the_precheck():
     import emoji
 
-    from triage.text import _MAYBE_EMOJI
+    from triage.text import maybe_emoji
 
     # normalize() applies NFKC first; what NFKC leaves an emoji must reach the emoji tokenizer.
     after = [unicodedata.normalize("NFKC", e) for e in emoji.EMOJI_DATA]
-    missed = [e for e in after if emoji.emoji_count(e) and not _MAYBE_EMOJI.search(e)]
+    missed = [e for e in after if emoji.emoji_count(e) and not maybe_emoji(e)]
     assert missed == []
+
+
+def test_emoji_precheck_changes_no_normalized_text(monkeypatch, test_records):
+    import triage.text as text_module
+
+    texts = [r["text"] for r in test_records] + ["Свет нет 3 дня — «когда?»… 1️⃣ 2⃣ #⃣ ™ ↔ ©", "☎ 109 ⚡️"]
+    fast = [text_module.normalize(t) for t in texts]
+    monkeypatch.setattr(text_module, "maybe_emoji", lambda _: True)  # always run the emoji tokenizer
+    assert fast == [text_module.normalize(t) for t in texts]
 
 
 @settings(max_examples=300, deadline=None)

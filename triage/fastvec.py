@@ -9,6 +9,7 @@ as a failing test, not as silently different features.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -93,23 +94,18 @@ class FastTransformer:
             return Triplets(coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data, X.shape[1])
         vec = self.vec
         n_columns = len(self.vocab) if self.kind == "tfidf" else vec.n_features
-        cols: list[int] = []
-        lengths = np.empty(len(docs), dtype=np.int64)
-        for i, doc in enumerate(docs):
-            u = self.units(doc)
-            cols.extend(u)
-            lengths[i] = len(u)
-        c = np.asarray(cols, dtype=np.int64)
-        signs = None
-        if self.kind == "hashing" and vec.alternate_sign:
-            negative = c < 0
-            signs = np.where(negative, -1.0, 1.0)
-            c[negative] = ~c[negative]
-        # Counting: one sort of (row, column) keys; duplicates summed (hashed signs included).
-        keys = np.repeat(np.arange(len(docs), dtype=np.int64), lengths) * n_columns + c
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        counts = np.bincount(inverse, weights=signs, minlength=len(uniq)).astype(vec.dtype)
-        rows, cols_u = np.divmod(uniq, n_columns)
+        signed = self.kind == "hashing" and vec.alternate_sign
+        if len(docs) == 1 and not signed:
+            # One message (the service's and classify()'s case): counting in a dict is cheaper
+            # than numpy's sort-based counting, whose fixed per-call costs dominate here.
+            counted = Counter(self.units(docs[0]))
+            cols_u = np.fromiter(counted.keys(), dtype=np.int64, count=len(counted))
+            counts = np.fromiter(counted.values(), dtype=vec.dtype, count=len(counted))
+            order = cols_u.argsort()
+            cols_u, counts = cols_u[order], counts[order]
+            rows = np.zeros(len(counted), dtype=np.int64)
+        else:
+            rows, cols_u, counts = self._count(docs, n_columns, signed)
         if vec.binary:
             counts.fill(1)
         if self.kind == "tfidf":
@@ -128,6 +124,27 @@ class FastTransformer:
         elif vec.norm is not None:
             raise NotImplementedError(f"norm={vec.norm!r}")
         return Triplets(rows, cols_u, counts, n_columns)
+
+    def _count(self, docs: Sequence[str], n_columns: int, signed: bool):
+        """(rows, columns, counts) of a batch, duplicates summed (hashed signs included): scipy's
+        ``sum_duplicates`` sorts each row on its own in C++, about 3x faster than one global
+        ``np.unique`` over (row, column) keys."""
+        cols: list[int] = []
+        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+        for i, doc in enumerate(docs):
+            u = self.units(doc)
+            cols.extend(u)
+            indptr[i + 1] = len(cols)
+        c = np.asarray(cols, dtype=np.int64)
+        values = np.ones(len(c), dtype=self.vec.dtype)
+        if signed:
+            negative = c < 0
+            values[negative] = -1
+            c[negative] = ~c[negative]
+        X = sp.csr_matrix((values, c, indptr), shape=(len(docs), n_columns))
+        X.sum_duplicates()
+        rows = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(X.indptr))
+        return rows, X.indices.astype(np.int64), X.data
 
 
 class Triplets(NamedTuple):
@@ -152,10 +169,12 @@ def hstack_triplets(parts: Sequence[tuple[Triplets, float]], n_rows: int) -> sp.
         cols.append(t.cols + offset)
         values.append(t.values * t.values.dtype.type(w) if w != 1.0 else t.values)
         offset += t.n_columns
-    r = np.concatenate(rows)
-    # Stable by row: each block's columns stay ascending and blocks come in offset order.
-    order = np.argsort(r, kind="stable")
-    return to_csr(Triplets(r[order], np.concatenate(cols)[order], np.concatenate(values)[order], offset), n_rows)
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(values)
+    if n_rows > 1:
+        # Stable by row: each block's columns stay ascending and blocks come in offset order.
+        order = np.argsort(r, kind="stable")
+        r, c, v = r[order], c[order], v[order]
+    return to_csr(Triplets(r, c, v, offset), n_rows)
 
 
 def softmax_proba(model, X) -> np.ndarray:

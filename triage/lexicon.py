@@ -17,6 +17,9 @@ from triage.text import normalize, skeleton
 _WORD = re.compile(r"\w+")
 
 
+CACHE_SIZE = 100_000
+
+
 class ConceptLexicon:
     def __init__(self, concepts: dict[str, list[str]]):
         self.exact: dict[str, set[str]] = {}
@@ -34,18 +37,30 @@ class ConceptLexicon:
     def load(cls, path: Path) -> ConceptLexicon:
         return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["concepts"])
 
+    def concepts_of(self, tok: str) -> tuple[str, ...]:
+        """The concept features of one token: its exact entry, then its longest prefix entry."""
+        out: list[str] = list(self.exact.get(tok, ()))
+        n = len(tok)
+        for k in self.lengths:
+            if k <= n:
+                hit = self.prefix.get(tok[:k])
+                if hit:
+                    out.extend(hit)
+                    break
+        return tuple(out)
+
     def __call__(self, skel: str) -> list[str]:
         out: list[str] = []
-        exact, prefix, lengths = self.exact, self.prefix, self.lengths
+        # Per-token results are cached (tokens repeat across messages); the cache is not pickled.
+        cache = self.__dict__.setdefault("_cache", {})
         for tok in _WORD.findall(skel):
-            hit = exact.get(tok)
-            if hit:
-                out.extend(hit)
-            n = len(tok)
-            for k in lengths:
-                if k <= n:
-                    hit = prefix.get(tok[:k])
-                    if hit:
-                        out.extend(hit)
-                        break
+            hit = cache.get(tok)
+            if hit is None:
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                hit = cache[tok] = self.concepts_of(tok)
+            out.extend(hit)
         return out
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}

@@ -78,6 +78,9 @@ def compile_pattern(pattern: str) -> tuple[list[dict], list[list[Anchor]]]:
     return specs, candidates
 
 
+TOKEN_CACHE_SIZE = 100_000
+
+
 class PatternMatcher:
     """Finds labelled patterns in skeleton texts. ``patterns`` maps a label to its pattern strings.
 
@@ -113,18 +116,29 @@ class PatternMatcher:
                     (self._prefix if is_prefix else self._exact).setdefault(word, set()).add(key)
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
 
+    def _token_keys(self, tok: str) -> frozenset[str]:
+        """Patterns whose index words include ``tok`` (exactly or as a prefix), cached per token:
+        words repeat across messages, so most tokens cost one dict lookup."""
+        keys = set(self._exact.get(tok, ()))
+        for k in self._prefix_lengths:
+            if k > len(tok):
+                break
+            keys |= self._prefix.get(tok[:k], set())
+        cache = self.__dict__.setdefault("_token_cache", {})
+        if len(cache) >= TOKEN_CACHE_SIZE:
+            cache.clear()
+        cache[tok] = out = frozenset(keys)
+        return out
+
     def _candidates(self, toks: list[str]) -> set[str]:
         found: set[str] = set()
+        cache = self.__dict__.get("_token_cache", {})
         for tok in toks:
-            keys = self._exact.get(tok)
+            keys = cache.get(tok)
+            if keys is None:
+                keys = self._token_keys(tok)
             if keys:
                 found |= keys
-            for k in self._prefix_lengths:
-                if k > len(tok):
-                    break
-                keys = self._prefix.get(tok[:k])
-                if keys:
-                    found |= keys
         return found
 
     @staticmethod

@@ -31,8 +31,15 @@ _REPEAT = re.compile(r"(\w)\1{2,}")
 _PUNCT_REPEAT = re.compile(r"([!?.,)(])\1+")
 _LONG_NUMBER = re.compile(r"\d{5,}")
 _SPACES = re.compile(r"\s+")
-# Every emoji has a code point in these ranges (©, ® and U+2000 upwards, incl. variation selectors).
-_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u2000-\U0010ffff]")
+# The non-ASCII characters an emoji can start with (from the emoji package's own table), plus the
+# keycap mark U+20E3 that every emoji starting with an ASCII character (#, *, 0-9) contains: texts
+# without any skip the emoji tokenizer, which walks every character. Dashes, quotes and ellipses
+# are not among them. A set, not a regex: a 1,400-character class makes re's search ~100x slower.
+_EMOJI_STARTS = frozenset({e[0] for e in emoji.EMOJI_DATA if not e[0].isascii()} | {"\u20e3"})
+
+
+def maybe_emoji(text: str) -> bool:
+    return not _EMOJI_STARTS.isdisjoint(text)
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def normalize(text: str) -> str:
     t = _URL.sub(" urltok ", t)
     t = _MENTION.sub(lambda m: " mentiontok " + m.group(1).replace("_", " ").replace(".", " ") + " ", t)
     t = _HASHTAG.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", t)
-    if _MAYBE_EMOJI.search(t):  # the emoji tokenizer walks every character: skip it for plain text
+    if maybe_emoji(t):  # the emoji tokenizer walks every character: skip it for plain text
         t = emoji.replace_emoji(t, replace=_emoji_name)
     t = t.casefold()
     t = _REPEAT.sub(r"\1", t)
@@ -132,6 +139,8 @@ def _fold(normalized: str) -> str:
     s = normalized.translate(_SKELETON)
     for a, b in _SKELETON_DIGRAPHS:
         s = s.replace(a, b)
+    if s.isascii():  # nothing left to decompose (the usual case after the folding table)
+        return s
     # Strip combining marks left by decomposed Latin letters (e.g. "i̇" from a Turkish keyboard).
     return "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch))
 
