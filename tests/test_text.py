@@ -104,10 +104,14 @@ def test_every_known_emoji_passes_the_precheck():
     assert missed == []
 
 
-def test_emoji_precheck_changes_no_normalized_text(monkeypatch, test_records):
+def test_emoji_precheck_changes_no_normalized_text(monkeypatch):
     import triage.text as text_module
+    from triage.io import read_records
+    from triage.settings import get_settings
 
-    texts = [r["text"] for r in test_records] + ["Свет нет 3 дня — «когда?»… 1️⃣ 2⃣ #⃣ ™ ↔ ©", "☎ 109 ⚡️"]
+    data = get_settings().data_dir
+    texts = [r["text"] for split in ("train", "test") for r in read_records(data / f"{split}.jsonl")]
+    texts += ["Свет нет 3 дня — «когда?»… 1️⃣ 2⃣ #⃣ ™ ↔ ©", "☎ 109 ⚡️", "срочно !\ufe0f", "ok\ufe0e"]
     fast = [text_module.normalize(t) for t in texts]
     monkeypatch.setattr(text_module, "maybe_emoji", lambda _: True)  # always run the emoji tokenizer
     assert fast == [text_module.normalize(t) for t in texts]

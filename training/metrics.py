@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.stats import beta
 from sklearn.metrics import accuracy_score, f1_score
 
 
@@ -24,17 +25,46 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
 
 
 def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.95,
-                        min_support: int = 20) -> float:
-    """Smallest confidence threshold t such that predictions with confidence >= t are correct at
-    least ``target`` of the time (computed on validation predictions). 1.0 if none reaches it."""
-    order = np.argsort(-np.asarray(confidence))
+                        min_support: int = 20, delta: float | None = None) -> float:
+    """A confidence threshold t: predictions with confidence >= t are auto-routed. 1.0 if none qualifies.
+
+    ``delta=None``: the smallest t whose validation precision is at least ``target`` (a point
+    estimate: on new data from the same distribution, precision lands below ``target`` about half
+    the time).
+
+    ``delta`` given: the smallest t such that every threshold from the top down to t passes a
+    one-sided Clopper-Pearson test "precision >= target" at level ``delta`` (fixed-sequence
+    testing, as in Learn-then-Test, Angelopoulos et al. 2021). If validation and new messages are
+    exchangeable, precision on new messages is below ``target`` with probability at most ``delta``.
+    The sequence starts at the first threshold with enough predictions above it for the test to
+    have power: as many as it takes to pass when they are correct halfway between ``target`` and
+    100% of the time (234 for 0.95 at delta 0.05), and at least ``min_support``. That count depends
+    on ``target`` and ``delta`` only, never on the labels, so the guarantee holds; starting lower
+    would let one early error among the most confident predictions stop the sequence.
+    """
+    order = np.argsort(-np.asarray(confidence), kind="stable")
     conf, corr = np.asarray(confidence)[order], np.asarray(correct, float)[order]
-    prec = np.cumsum(corr) / np.arange(1, len(corr) + 1)
-    ok = np.where((prec >= target) & (np.arange(1, len(corr) + 1) >= min_support))[0]
-    if len(ok) == 0:
-        return 1.0
-    k = ok.max()
-    return float(conf[k])
+    n = np.arange(1, len(corr) + 1)
+    hits = np.cumsum(corr)
+    if delta is None:
+        ok = np.where((hits / n >= target) & (n >= min_support))[0]
+        return float(conf[ok.max()]) if len(ok) else 1.0
+    ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))  # last index of each tie group
+    need = max(min_support, _power_start(target, delta))
+    ends = ends[n[ends] >= need]
+    s, m = hits[ends], n[ends]
+    lower = np.where(s > 0, beta.ppf(delta, np.maximum(s, 1), m - s + 1), 0.0)
+    failed = np.flatnonzero(lower < target)
+    passed = ends[: failed[0]] if len(failed) else ends
+    return float(conf[passed[-1]]) if len(passed) else 1.0
+
+
+def _power_start(target: float, delta: float, limit: int = 1_000_000) -> int:
+    """Smallest n at which a precision of (1 + target) / 2 passes the one-sided Clopper-Pearson test."""
+    n = np.unique(np.geomspace(1, limit, 4000).astype(int))
+    s = np.floor(n * (1 + target) / 2)
+    ok = np.flatnonzero(beta.ppf(delta, np.maximum(s, 1), n - s + 1) >= target)
+    return int(n[ok[0]]) if len(ok) else limit
 
 
 def coverage_precision(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> tuple[float, float]:

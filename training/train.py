@@ -57,6 +57,10 @@ class TrainConfig:
     n_jobs: int = -1  # validation fits and the final fit run in parallel processes
     seed: int = 13
     precision_target: float = 0.95
+    # Thresholds must reach precision_target with this risk of falling short on new messages
+    # (Clopper-Pearson, fixed-sequence testing; None: the point estimate on out-of-fold
+    # predictions). Train-only evidence for the rule: bench/threshold_rule.py.
+    precision_delta: float | None = 0.05
     # The critical threshold minimizes expected cost on out-of-fold predictions, a missed emergency
     # costing ``critical_miss_cost`` false alarms, and is then lowered, if needed, until out-of-fold
     # critical recall reaches ``critical_recall_target``. (A pure "largest threshold with 0.99 recall"
@@ -223,7 +227,7 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
         pred = np.array(classes[h], dtype=object)[pred_idx]
         conf = proba[np.arange(len(proba)), pred_idx]
         correct = (pred == y)[known]
-        t = precision_threshold(conf[known], correct, config.precision_target)
+        t = precision_threshold(conf[known], correct, config.precision_target, delta=config.precision_delta)
         out["thresholds"][h] = t
         m = conf[known] >= t
         out["validation"][h] = {

@@ -32,10 +32,11 @@ _PUNCT_REPEAT = re.compile(r"([!?.,)(])\1+")
 _LONG_NUMBER = re.compile(r"\d{5,}")
 _SPACES = re.compile(r"\s+")
 # The non-ASCII characters an emoji can start with (from the emoji package's own table), plus the
-# keycap mark U+20E3 that every emoji starting with an ASCII character (#, *, 0-9) contains: texts
+# keycap mark U+20E3 that every emoji starting with an ASCII character (#, *, 0-9) contains, plus
+# the variation selectors (the tokenizer drops a stray one, as in "!\ufe0f"): texts
 # without any skip the emoji tokenizer, which walks every character. Dashes, quotes and ellipses
 # are not among them. A set, not a regex: a 1,400-character class makes re's search ~100x slower.
-_EMOJI_STARTS = frozenset({e[0] for e in emoji.EMOJI_DATA if not e[0].isascii()} | {"\u20e3"})
+_EMOJI_STARTS = frozenset({e[0] for e in emoji.EMOJI_DATA if not e[0].isascii()} | {"\u20e3", "\ufe0e", "\ufe0f"})
 
 
 def maybe_emoji(text: str) -> bool:
