@@ -1,7 +1,7 @@
 """Configuration variants scored out-of-fold on the TRAIN split only (the frozen test split is never
 read). Not part of the test run; the README's "Model selection" numbers for this session come from it.
 
-    python bench/config_variants.py [--groups features,speed,ensemble] [--data data/samples/train.jsonl]
+    python bench/config_variants.py [--groups features,speed,ensemble,urgency] [--data data/samples/train.jsonl]
 
 Groups:
 
@@ -9,7 +9,10 @@ Groups:
   length, word trigrams, each against the default configuration;
 - ``speed``: LinearSVC stopping tolerance, validation folds and calibration folds (macro-F1, ECE and
   the wall-clock seconds of the out-of-fold fits, which run in parallel on all cores);
-- ``ensemble``: averaging the calibrated SVM heads' probabilities with complement naive Bayes.
+- ``ensemble``: averaging the calibrated SVM heads' probabilities with complement naive Bayes;
+- ``urgency``: the urgency head's C and kind, scored also as the pipeline outputs urgency (the
+  critical threshold chosen on the same out-of-fold predictions, plus the emergency rules), in a
+  table of its own.
 
 Every variant uses ``training.train.out_of_fold``, the same folds the thresholds come from.
 Prints one markdown row per variant; about 1 minute per variant on 2 cores at 8,500 messages.
@@ -73,7 +76,32 @@ def variants(group: str) -> dict[str, TrainConfig]:
             "5 validation folds": replace(base, folds=5),
             "3 calibration folds": replace(base, calibration_folds=3),
         }
+    if group == "urgency":
+        return {
+            "default (svm C 0.3)": base,
+            "svm C 0.6": replace(base, heads=heads(urgency={"C": 0.6})),
+            "svm C 1.0": replace(base, heads=heads(urgency={"C": 1.0})),
+            "svm C 0.15": replace(base, heads=heads(urgency={"C": 0.15})),
+            "logreg C 20": replace(base, heads=heads(urgency={"kind": "logreg", "C": 20.0})),
+        }
     raise ValueError(group)
+
+
+def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.ndarray) -> tuple[float, float, float]:
+    """Urgency macro-F1, critical recall and precision as the pipeline labels urgency: critical when
+    its probability reaches the critical threshold (chosen on these predictions, as training does)
+    or an emergency rule fires, else the argmax."""
+    from training.train import choose_thresholds
+    from triage.rules import EmergencyRules
+
+    rules = EmergencyRules.load(get_settings().emergency_rules_path)
+    crit_t = choose_thresholds(ds, {k: oof[k] for k in ("classes", "validated", "urgency")}, config,
+                               rules)["critical_threshold"]
+    cl, y, p = oof["classes"]["urgency"], np.array(ds.labels["urgency"]), oof["urgency"]
+    pred = np.array(cl)[p.argmax(1)]
+    pred[(p[:, cl.index("critical")] >= crit_t) | rule_hit] = "critical"
+    crit, flagged = y == "critical", pred == "critical"
+    return (f1_score(y, pred, average="macro"), float(flagged[crit].mean()), float(crit[flagged].mean()))
 
 
 def scores(ds: Dataset, oof: dict) -> tuple[list[float], list[float]]:
@@ -103,6 +131,23 @@ def main() -> int:
                 f1s, eces = scores(ds, mix)
                 cells = " | ".join(f"{v:.3f}" for v in f1s + eces)
                 print(f"| ensemble | SVM + {w:.2f} x complement NB (alpha 0.3) | {cells} | |", flush=True)
+            continue
+        if group == "urgency":
+            from triage.rules import EmergencyRules
+            from triage.text import normalize, skeleton
+
+            rules = EmergencyRules.load(get_settings().emergency_rules_path)
+            hit = np.array([bool(rules.find(skeleton(normalize(t)))) for t in ds.texts])
+            print("\n| urgency variant | urgency F1 (argmax) | urgency F1 (pipeline) | critical recall | "
+                  "critical precision | urgency ECE | s |\n|---|---:|---:|---:|---:|---:|---:|")
+            for name, config in variants(group).items():
+                t0 = time.perf_counter()
+                oof = out_of_fold(replace(ds, labels={"urgency": ds.labels["urgency"]}), config, progress=False)
+                y, cl = np.array(ds.labels["urgency"]), oof["classes"]["urgency"]
+                argmax_f1 = f1_score(y, np.array(cl)[oof["urgency"].argmax(1)], average="macro")
+                f1, rec, prec = pipeline_urgency(ds, oof, config, hit)
+                print(f"| {name} | {argmax_f1:.3f} | {f1:.3f} | {rec:.3f} | {prec:.3f} | "
+                      f"{ece(oof['urgency'], y, cl):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
             continue
         for name, config in variants(group).items():
             t0 = time.perf_counter()
