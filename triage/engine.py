@@ -136,27 +136,40 @@ class Triage:
         raw = [cleaned[i].text for i in ok]  # type: ignore[union-attr]
         prep = self.model.prepare(raw)
         probas = self.model.predict_proba(prep)
-        lang_p = self.langid.predict_proba(prep.normalized) if self.langid is not None else None
-        # Top-k per head for the whole batch in one numpy call (per row, argsort's overhead dominates).
-        top = {h: np.argsort(-probas[h], axis=1, kind="stable")[:, :TOP_K] for h in self.heads}
+        languages = self._languages(prep.normalized)
+        # Per-batch numpy work, then plain Python lists per row: top-k classes, rounded and raw
+        # probabilities (per row, numpy's per-call and per-scalar overheads dominate).
+        top = {h: np.argsort(-probas[h], axis=1, kind="stable")[:, :TOP_K].tolist() for h in self.heads}
+        rounded = {h: np.round(probas[h], 4).tolist() for h in self.heads}
         for row, i in enumerate(ok):
-            results[i] = self._assemble(row, raw[row], cleaned[i], prep, probas, top, lang_p, explain)  # type: ignore[arg-type]
+            results[i] = self._assemble(row, raw[row], cleaned[i], prep, probas, top, rounded, languages[row],  # type: ignore[arg-type]
+                                        explain)
         return results
+
+    def _languages(self, normalized: list[str]) -> list[tuple[str, float]]:
+        """(language, confidence) per text; ("unknown", 0.0) without a language identifier."""
+        if self.langid is None:
+            return [("unknown", 0.0)] * len(normalized)
+        p = self.langid.predict_proba(normalized)
+        best = p.argmax(axis=1)
+        names = [str(c) for c in self.langid.classes_]
+        conf = np.round(p[np.arange(len(p)), best], 4).tolist()
+        return [(names[j], c) for j, c in zip(best.tolist(), conf, strict=True)]
 
     # -- internals --------------------------------------------------------------------------
 
-    def _head(self, head: str, p: np.ndarray, order: np.ndarray) -> HeadResult:
-        """``p``: one row's probabilities; ``order``: its TOP_K classes, most probable first."""
+    def _head(self, head: str, p: np.ndarray, rounded: list[float], order: list[int]) -> HeadResult:
+        """``p``: one row's probabilities, ``rounded`` the same to 4 decimals; ``order``: its
+        TOP_K classes, most probable first."""
         classes = self.model.classes_[head]
-        best = int(order[0])
+        best = order[0]
         if head == "urgency" and self.critical_threshold is not None and "critical" in classes:
             # Missing an emergency costs far more than a false alarm: critical wins at a lower
             # probability than the argmax, chosen on validation data for recall.
             c = classes.index("critical")
             if p[c] >= self.critical_threshold:
                 best = c
-        alts = [(classes[j], round(float(p[j]), 4)) for j in order]
-        return HeadResult(classes[best], round(float(p[best]), 4), alts)
+        return HeadResult(classes[best], rounded[best], [(classes[j], rounded[j]) for j in order])
 
     def _explain(self, head: str, label: str, idx: np.ndarray, data: np.ndarray) -> list[tuple[str, float]]:
         """The features that pushed ``head`` towards ``label`` most: value x weight, top EXPLAIN_K.
@@ -173,9 +186,9 @@ class Triage:
         return [(str(names[idx[j]]).split("__", 1)[-1], round(float(contrib[j]), 4))
                 for j in top if contrib[j] > 0]
 
-    def _assemble(self, row, raw, cleaned, prep, probas, top, lang_p, explain) -> Result:
+    def _assemble(self, row, raw, cleaned, prep, probas, top, rounded, language, explain) -> Result:
         reasons: list[str] = []
-        heads = {h: self._head(h, probas[h][row], top[h][row]) for h in self.heads}
+        heads = {h: self._head(h, probas[h][row], rounded[h][row], top[h][row]) for h in self.heads}
         below = {h for h, r in heads.items() if r.confidence < self.thresholds.get(h, 0.0)}
         reasons += [f"{h}_below_threshold" for h in self.heads if h in below]
 
@@ -212,7 +225,7 @@ class Triage:
         if recipient is None:
             reasons.append("no_recipient")
 
-        language, lang_conf = self._language(row, lang_p)
+        language, lang_conf = language
         explanation = {}
         if explain:
             X = prep.X
@@ -237,11 +250,6 @@ class Triage:
             language_confidence=lang_conf,
         )
 
-    def _language(self, row, lang_p) -> tuple[str, float]:
-        if lang_p is None:
-            return ("unknown", 0.0)
-        j = int(np.argmax(lang_p[row]))
-        return str(self.langid.classes_[j]), round(float(lang_p[row][j]), 4)
 
 
 def _relabel(r: HeadResult, label: str, p: np.ndarray, classes: list[str]) -> HeadResult:
