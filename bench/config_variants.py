@@ -97,18 +97,26 @@ def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.n
     rules = EmergencyRules.load(get_settings().emergency_rules_path)
     crit_t = choose_thresholds(ds, {k: oof[k] for k in ("classes", "validated", "urgency")}, config,
                                rules)["critical_threshold"]
-    cl, y, p = oof["classes"]["urgency"], np.array(ds.labels["urgency"]), oof["urgency"]
-    pred = np.array(cl)[p.argmax(1)]
-    pred[(p[:, cl.index("critical")] >= crit_t) | rule_hit] = "critical"
+    keep = scored_rows(ds, oof, "urgency")
+    cl, y, p = oof["classes"]["urgency"], np.array(ds.labels["urgency"], dtype=object)[keep], oof["urgency"][keep]
+    pred = np.array(cl, dtype=object)[p.argmax(1)]
+    pred[(p[:, cl.index("critical")] >= crit_t) | rule_hit[keep]] = "critical"
     crit, flagged = y == "critical", pred == "critical"
     return (f1_score(y, pred, average="macro"), float(flagged[crit].mean()), float(crit[flagged].mean()))
+
+
+def scored_rows(ds: Dataset, oof: dict, head: str) -> np.ndarray:
+    """Rows with an out-of-fold prediction (all of them under k-fold, the holdout on large data)
+    and a label for ``head``."""
+    return oof["validated"] & np.array([v is not None for v in ds.labels[head]])
 
 
 def scores(ds: Dataset, oof: dict) -> tuple[list[float], list[float]]:
     f1s, eces = [], []
     for h in HEADS:
-        cl, y, p = oof["classes"][h], np.array(ds.labels[h]), oof[h]
-        f1s.append(f1_score(y, np.array(cl)[p.argmax(1)], average="macro"))
+        keep = scored_rows(ds, oof, h)
+        cl, y, p = oof["classes"][h], np.array(ds.labels[h], dtype=object)[keep], oof[h][keep]
+        f1s.append(f1_score(y, np.array(cl, dtype=object)[p.argmax(1)], average="macro"))
         eces.append(ece(p, y, cl))
     return f1s, eces
 
@@ -120,8 +128,9 @@ def main() -> int:
     args = ap.parse_args()
     ds = load_dataset([args.data])
     print(f"{len(ds.texts)} training messages, out-of-fold")
-    print("| group | variant | topic F1 | authority F1 | urgency F1 | topic ECE | authority ECE | urgency ECE | s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    if set(args.groups.split(",")) - {"urgency"}:
+        print("| group | variant | topic F1 | authority F1 | urgency F1 | topic ECE | authority ECE | urgency ECE | s |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for group in args.groups.split(","):
         if group == "ensemble":
             svm = out_of_fold(ds, TrainConfig(), progress=False)
@@ -143,11 +152,12 @@ def main() -> int:
             for name, config in variants(group).items():
                 t0 = time.perf_counter()
                 oof = out_of_fold(replace(ds, labels={"urgency": ds.labels["urgency"]}), config, progress=False)
-                y, cl = np.array(ds.labels["urgency"]), oof["classes"]["urgency"]
-                argmax_f1 = f1_score(y, np.array(cl)[oof["urgency"].argmax(1)], average="macro")
+                keep = scored_rows(ds, oof, "urgency")
+                y, cl, p = np.array(ds.labels["urgency"], dtype=object)[keep], oof["classes"]["urgency"], oof["urgency"][keep]
+                argmax_f1 = f1_score(y, np.array(cl, dtype=object)[p.argmax(1)], average="macro")
                 f1, rec, prec = pipeline_urgency(ds, oof, config, hit)
                 print(f"| {name} | {argmax_f1:.3f} | {f1:.3f} | {rec:.3f} | {prec:.3f} | "
-                      f"{ece(oof['urgency'], y, cl):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
+                      f"{ece(p, y, cl):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
             continue
         for name, config in variants(group).items():
             t0 = time.perf_counter()

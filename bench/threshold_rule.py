@@ -46,8 +46,9 @@ def main() -> int:
     rng = np.random.default_rng(0)
     rows, out = [], {}
     for h in ("topic", "authority", "urgency"):
-        proba, classes = oof[h], oof["classes"][h]
         y = np.array(ds.labels[h], dtype=object)
+        keep = oof["validated"] & np.array([v is not None for v in y])  # scored and labelled
+        proba, classes, y = oof[h][keep], oof["classes"][h], y[keep]
         pred_idx = proba.argmax(1)
         conf = proba[np.arange(len(proba)), pred_idx]
         correct = np.array(classes, dtype=object)[pred_idx] == y

@@ -40,13 +40,24 @@ def test_confidences_are_probabilities_that_sum_to_one(triage_model):
 
 def test_needs_review_follows_the_thresholds(triage_model, test_records):
     results = triage_model.classify_batch([r["text"] for r in test_records[:300]])
+    half = 0.5e-4  # confidences are shown to 4 decimals; the engine compares the unrounded ones
     for res in results:
-        below = any(getattr(res, h).confidence < triage_model.thresholds[h] for h in triage_model.heads)
+        below = any(getattr(res, h).confidence < triage_model.thresholds[h] - half for h in triage_model.heads)
         if below:
             assert res.needs_review
         if not res.needs_review:
-            assert all(getattr(res, h).confidence >= triage_model.thresholds[h] for h in triage_model.heads)
+            assert all(getattr(res, h).confidence >= triage_model.thresholds[h] - half for h in triage_model.heads)
     assert any(r.needs_review for r in results) and any(not r.needs_review for r in results)
+
+
+def test_a_head_with_no_qualifying_threshold_sends_everything_to_review(triage_model, test_records, monkeypatch):
+    from training.metrics import NOTHING_QUALIFIES
+
+    texts = [r["text"] for r in test_records[:200]]
+    assert any(not r.needs_review for r in triage_model.classify_batch(texts))
+    monkeypatch.setitem(triage_model.thresholds, "topic", NOTHING_QUALIFIES)
+    for res in triage_model.classify_batch(texts):
+        assert res.needs_review and "topic_below_threshold" in res.reasons
 
 
 def test_thresholds_came_from_validation_not_from_test(triage_model):
@@ -144,3 +155,31 @@ def test_long_text_is_truncated_and_flagged(triage_model):
 def test_control_characters_are_flagged_not_fatal(triage_model):
     r = triage_model.classify("нет\x00 света\u202e в подъезде")
     assert "control_characters_removed" in r.warnings and r.topic is not None
+
+
+def test_per_token_caches_skip_overlong_tokens(triage_model):
+    """A glued run of text is classified but not cached: the caches' memory stays bounded."""
+    from triage.text import MAX_CACHED_TOKEN_CHARS
+
+    glued = "вода" * 500
+    assert triage_model.classify(f"{glued} нет воды").topic is not None
+
+    def caches(obj, seen, depth=0):
+        """Every dict attribute named *cache reachable from the engine (through its own objects,
+        scikit-learn's and plain containers)."""
+        if id(obj) in seen or depth > 10:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, dict | list | tuple):
+            for v in obj.values() if isinstance(obj, dict) else obj:
+                yield from caches(v, seen, depth + 1)
+        elif type(obj).__module__.split(".")[0] in ("triage", "sklearn"):
+            for name, value in vars(obj).items() if hasattr(obj, "__dict__") else ():
+                if isinstance(value, dict) and name.endswith("cache"):
+                    yield name, value
+                else:
+                    yield from caches(value, seen, depth + 1)
+
+    found = list(caches(triage_model, set()))
+    assert len(found) >= 5, found  # language id, features, lexicon, rule and district matchers
+    assert all(len(k) <= MAX_CACHED_TOKEN_CHARS for _, c in found for k in c if isinstance(k, str))

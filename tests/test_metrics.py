@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.metrics import precision_threshold
+from training.metrics import NOTHING_QUALIFIES, precision_threshold
 
 
 def synthetic(rng, n):
@@ -33,8 +33,10 @@ def test_clopper_pearson_rule_is_stricter_and_passes_its_test(delta):
 
 
 def test_too_little_evidence_routes_nothing():
-    assert precision_threshold(np.ones(10), np.ones(10, bool), 0.95, delta=0.05) == 1.0
-    assert precision_threshold(np.linspace(0, 1, 200), np.zeros(200, bool), 0.95, delta=0.05) == 1.0
+    for delta in (None, 0.05):
+        assert precision_threshold(np.ones(10), np.ones(10, bool), 0.95, delta=delta) > 1.0
+        assert precision_threshold(np.linspace(0, 1, 200), np.zeros(200, bool), 0.95, delta=delta) > 1.0
+        assert precision_threshold(np.array([]), np.array([], bool), 0.95, delta=delta) == NOTHING_QUALIFIES
 
 
 def test_held_out_precision_falls_short_rarely_with_the_bound_and_often_without():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,9 +26,16 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(ece)
 
 
+# A threshold no probability reaches: every prediction of that head goes to review. Just above
+# 1.0 rather than 1.0, since a calibrated probability can be exactly 1.0; finite, so the manifest
+# stays plain JSON.
+NOTHING_QUALIFIES = math.nextafter(1.0, 2.0)
+
+
 def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.95,
                         min_support: int = 20, delta: float | None = None) -> float:
-    """A confidence threshold t: predictions with confidence >= t are auto-routed. 1.0 if none qualifies.
+    """A confidence threshold t: predictions with confidence >= t are auto-routed.
+    ``NOTHING_QUALIFIES`` (just above 1.0, so no probability reaches it) if none qualifies.
 
     ``delta=None``: the smallest t whose validation precision is at least ``target`` (a point
     estimate: on new data from the same distribution, precision lands below ``target`` about half
@@ -34,21 +43,26 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
 
     ``delta`` given: the smallest t such that every threshold from the top down to t passes a
     one-sided Clopper-Pearson test "precision >= target" at level ``delta`` (fixed-sequence
-    testing, as in Learn-then-Test, Angelopoulos et al. 2021). If validation and new messages are
-    exchangeable, precision on new messages is below ``target`` with probability at most ``delta``.
+    testing, as in Learn-then-Test, Angelopoulos et al. 2021). For exchangeable messages scored by
+    the same model that bounds the chance that precision on new messages is below ``target`` by
+    ``delta``. Training uses it approximately: the scores are out-of-fold (fold models, not the
+    refit one) and the candidate thresholds are the observed confidences; bench/threshold_rule.py
+    measures how often held-out precision still falls short.
     The sequence starts at the first threshold with enough predictions above it for the test to
     have power: as many as it takes to pass when they are correct halfway between ``target`` and
     100% of the time (234 for 0.95 at delta 0.05), and at least ``min_support``. That count depends
     on ``target`` and ``delta`` only, never on the labels, so the guarantee holds; starting lower
     would let one early error among the most confident predictions stop the sequence.
     """
+    if len(confidence) == 0:
+        return NOTHING_QUALIFIES
     order = np.argsort(-np.asarray(confidence), kind="stable")
     conf, corr = np.asarray(confidence)[order], np.asarray(correct, float)[order]
     n = np.arange(1, len(corr) + 1)
     hits = np.cumsum(corr)
     if delta is None:
         ok = np.where((hits / n >= target) & (n >= min_support))[0]
-        return float(conf[ok.max()]) if len(ok) else 1.0
+        return float(conf[ok.max()]) if len(ok) else NOTHING_QUALIFIES
     ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))  # last index of each tie group
     need = max(min_support, _power_start(target, delta))
     ends = ends[n[ends] >= need]
@@ -56,9 +70,10 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
     lower = np.where(s > 0, beta.ppf(delta, np.maximum(s, 1), m - s + 1), 0.0)
     failed = np.flatnonzero(lower < target)
     passed = ends[: failed[0]] if len(failed) else ends
-    return float(conf[passed[-1]]) if len(passed) else 1.0
+    return float(conf[passed[-1]]) if len(passed) else NOTHING_QUALIFIES
 
 
+@functools.lru_cache(maxsize=32)
 def _power_start(target: float, delta: float, limit: int = 1_000_000) -> int:
     """Smallest n at which a precision of (1 + target) / 2 passes the one-sided Clopper-Pearson test."""
     n = np.unique(np.geomspace(1, limit, 4000).astype(int))

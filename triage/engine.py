@@ -158,9 +158,10 @@ class Triage:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _head(self, head: str, p: np.ndarray, rounded: list[float], order: list[int]) -> HeadResult:
-        """``p``: one row's probabilities, ``rounded`` the same to 4 decimals; ``order``: its
-        TOP_K classes, most probable first."""
+    def _head(self, head: str, p: np.ndarray, rounded: list[float], order: list[int]) -> tuple[HeadResult, float]:
+        """The head's result and the unrounded probability of its label. ``p``: one row's
+        probabilities, ``rounded`` the same to 4 decimals; ``order``: its TOP_K classes, most
+        probable first."""
         classes = self.model.classes_[head]
         best = order[0]
         if head == "urgency" and self.critical_threshold is not None and "critical" in classes:
@@ -169,7 +170,7 @@ class Triage:
             c = classes.index("critical")
             if p[c] >= self.critical_threshold:
                 best = c
-        return HeadResult(classes[best], rounded[best], [(classes[j], rounded[j]) for j in order])
+        return HeadResult(classes[best], rounded[best], [(classes[j], rounded[j]) for j in order]), float(p[best])
 
     def _explain(self, head: str, label: str, idx: np.ndarray, data: np.ndarray) -> list[tuple[str, float]]:
         """The features that pushed ``head`` towards ``label`` most: value x weight, top EXPLAIN_K.
@@ -188,8 +189,10 @@ class Triage:
 
     def _assemble(self, row, raw, cleaned, prep, probas, top, rounded, language, explain) -> Result:
         reasons: list[str] = []
-        heads = {h: self._head(h, probas[h][row], rounded[h][row], top[h][row]) for h in self.heads}
-        below = {h for h, r in heads.items() if r.confidence < self.thresholds.get(h, 0.0)}
+        scored = {h: self._head(h, probas[h][row], rounded[h][row], top[h][row]) for h in self.heads}
+        heads = {h: r for h, (r, _) in scored.items()}
+        # Unrounded: a probability of 0.99996 shows as 1.0 but must not pass a threshold above it.
+        below = {h for h, (_, p) in scored.items() if p < self.thresholds.get(h, 0.0)}
         reasons += [f"{h}_below_threshold" for h in self.heads if h in below]
 
         topic = heads.get("topic")
@@ -255,5 +258,5 @@ class Triage:
 def _relabel(r: HeadResult, label: str, p: np.ndarray, classes: list[str]) -> HeadResult:
     """The same head result with a rule-imposed label; its confidence is the model's own
     probability for that label (0 when the model never saw it)."""
-    conf = round(float(p[classes.index(label)]), 4) if label in classes else 0.0
+    conf = float(np.round(p[classes.index(label)], 4)) if label in classes else 0.0
     return HeadResult(label, conf, r.alternatives)

@@ -18,6 +18,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.utils import murmurhash3_32
 
+from triage.text import MAX_CACHED_TOKEN_CHARS
+
 WORD_CACHE_SIZE = 200_000
 
 
@@ -74,6 +76,8 @@ class FastTransformer:
     def _cached(self, key: str, compute):
         value = self._cache.get(key)
         if value is None:
+            if len(key) > MAX_CACHED_TOKEN_CHARS:
+                return compute(key)
             if len(self._cache) >= WORD_CACHE_SIZE:
                 self._cache.clear()
             value = self._cache[key] = compute(key)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from triage.text import normalize, skeleton
+from triage.text import MAX_CACHED_TOKEN_CHARS, normalize, skeleton
 
 _WORD = re.compile(r"\w+")
 
@@ -56,9 +56,11 @@ class ConceptLexicon:
         for tok in _WORD.findall(skel):
             hit = cache.get(tok)
             if hit is None:
-                if len(cache) >= CACHE_SIZE:
-                    cache.clear()
-                hit = cache[tok] = self.concepts_of(tok)
+                hit = self.concepts_of(tok)
+                if len(tok) <= MAX_CACHED_TOKEN_CHARS:
+                    if len(cache) >= CACHE_SIZE:
+                        cache.clear()
+                    cache[tok] = hit
             out.extend(hit)
         return out
 
