@@ -183,3 +183,20 @@ def test_per_token_caches_skip_overlong_tokens(triage_model):
     found = list(caches(triage_model, set()))
     assert len(found) >= 5, found  # language id, features, lexicon, rule and district matchers
     assert all(len(k) <= MAX_CACHED_TOKEN_CHARS for _, c in found for k in c if isinstance(k, str))
+
+
+def test_each_language_gets_its_own_threshold(triage_model, test_records, monkeypatch):
+    from training.metrics import NOTHING_QUALIFIES
+
+    recs = test_records[:300]
+    results = triage_model.classify_batch([r["text"] for r in recs])
+    by = {lang: triage_model.threshold("topic", lang) for lang in ("kk", "ru", "en")}
+    monkeypatch.setitem(triage_model.thresholds_by_language, "topic", {**by, "ru": NOTHING_QUALIFIES})
+    after = triage_model.classify_batch([r["text"] for r in recs])
+    for before, now in zip(results, after, strict=True):
+        if now.language == "ru":
+            assert "topic_below_threshold" in now.reasons
+        else:
+            assert now.reasons == before.reasons
+    assert any(r.language == "ru" and "topic_below_threshold" not in r.reasons for r in results)
+    assert triage_model.threshold("topic", "xx") == triage_model.thresholds["topic"]  # any other language: pooled

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from triage.cli import main
@@ -150,3 +151,39 @@ def test_large_datasets_validate_on_a_holdout_instead_of_k_folds(small, tmp_path
     chosen = choose_thresholds(ds, oof, config, EmergencyRules.load(get_settings().emergency_rules_path))
     assert chosen["validation"]["n"] == oof["validated"].sum()
     assert set(chosen["thresholds"]) == {"topic", "authority", "urgency"}
+
+
+def test_thresholds_hold_in_each_language_not_only_on_average():
+    """Pooled, the language the model reads best carries the others; per-language thresholds keep
+    each language's auto-routed precision at the target on the validation predictions."""
+    from training.train import Dataset, TrainConfig, choose_thresholds
+    from triage.rules import EmergencyRules
+    from triage.settings import get_settings
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    langs = np.array(["kk", "ru"] * (n // 2), dtype=object)
+    conf = rng.uniform(0.5, 1.0, n)
+    # kk always right; ru right less often, the less confident the more (always above 0.955)
+    right = np.where(langs == "kk", True, rng.random(n) < np.clip((conf - 0.5) * 2.2, 0, 1))
+    y = np.where(right, "a", "b").astype(object)
+    oof = {"classes": {"topic": ["a", "b"]}, "validated": np.ones(n, bool),
+           "topic": np.column_stack([conf, 1 - conf])}
+    ds = Dataset(texts=[""] * n, labels={"topic": list(y)}, languages=list(langs), sha256="", paths=[])
+    rules = EmergencyRules.load(get_settings().emergency_rules_path)
+
+    pooled = choose_thresholds(ds, oof, TrainConfig(thresholds_per_language=False), rules)
+    per_lang = choose_thresholds(ds, oof, TrainConfig(), rules)
+    assert "thresholds_by_language" not in pooled
+    assert pooled["validation"]["topic"]["per_language"]["ru"]["precision_at_threshold"] < 0.95
+    by = per_lang["thresholds_by_language"]["topic"]
+    assert by["kk"] < pooled["thresholds"]["topic"] < by["ru"]
+    for lang in ("kk", "ru"):
+        v = per_lang["validation"]["topic"]["per_language"][lang]
+        assert v["precision_at_threshold"] >= 0.95 and v["threshold"] == by[lang]
+
+
+def test_trained_model_has_per_language_thresholds(trained):
+    m = Triage.load(trained).manifest
+    assert set(m["thresholds_by_language"]) == {"topic", "authority", "urgency"}
+    assert all(set(by) == {"kk", "ru", "en"} for by in m["thresholds_by_language"].values())

@@ -43,8 +43,12 @@ def evaluate(triage: Triage, records: list[dict], text_column: str = "text",
         y = [str(recs[k][col]) for k in idx]
         pred = [getattr(res[k], h).label for k in idx]
         conf = [getattr(res[k], h).confidence for k in idx]
+        # The engine's own decision (unrounded confidence, the detected language's threshold).
+        routed = [f"{h}_below_threshold" not in res[k].reasons for k in idx] if h in triage.thresholds else None
         report["heads"][h] = head_metrics(y, pred, conf, triage.thresholds.get(h),
-                                          [langs[k] for k in idx] if has_lang else None)
+                                          [langs[k] for k in idx] if has_lang else None, routed)
+        if triage.thresholds_by_language.get(h):
+            report["heads"][h]["thresholds_by_language"] = triage.thresholds_by_language[h]
         report["heads"][h]["labels"] = sorted(set(y) | set(pred))
     if "urgency" in report["heads"]:
         y = np.array([r.get(head_columns.get("urgency", "urgency")) for r in recs], dtype=object)
@@ -90,9 +94,11 @@ def markdown(report: dict) -> str:
              "| head | accuracy | macro-F1 | ECE | threshold | coverage | precision at threshold |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for h, m in report["heads"].items():
-        lines.append(f"| {h} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} | "
-                     f"{m.get('threshold', float('nan')):.2f} | {m.get('coverage', float('nan')):.1%} | "
-                     f"{m.get('precision_at_threshold', float('nan')):.3f} |")
+        by = m.get("thresholds_by_language")
+        shown = (" / ".join(f"{lang} {_threshold(t)}" for lang, t in sorted(by.items())) if by
+                 else _threshold(m.get("threshold", float("nan"))))
+        lines.append(f"| {h} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} | {shown} | "
+                     f"{m.get('coverage', float('nan')):.1%} | {m.get('precision_at_threshold', float('nan')):.3f} |")
     if "critical_recall" in report:
         lines += ["", f"Critical urgency: recall **{report['critical_recall']:.3f}**, "
                       f"precision {report['critical_precision']:.3f}."]
@@ -104,6 +110,15 @@ def markdown(report: dict) -> str:
             cells = [f"{m['per_language'][lang]['macro_f1']:.3f} / {m['per_language'][lang]['accuracy']:.3f}"
                      for lang in langs]
             lines.append(f"| {h} | " + " | ".join(cells) + " |")
+        routed = [h for h, m in report["heads"].items()
+                  if all("coverage" in m["per_language"].get(lang, {}) for lang in langs)]
+        if routed:
+            lines += ["", "Auto-routing per language (coverage / precision at threshold):", "",
+                      "| head | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
+            for h in routed:
+                pl = report["heads"][h]["per_language"]
+                lines.append(f"| {h} | " + " | ".join(
+                    f"{pl[lang]['coverage']:.1%} / {pl[lang]['precision_at_threshold']:.3f}" for lang in langs) + " |")
     if "language_id" in report:
         li = report["language_id"]
         lines += ["", "Language identification accuracy: " + ", ".join(
@@ -118,6 +133,10 @@ def markdown(report: dict) -> str:
         lines += ["", f"## {h}: per-class F1", "", "| label | F1 |", "|---|---:|"]
         lines += [f"| {lab} | {f:.3f} |" for lab, f in sorted(m["per_class_f1"].items())]
     return "\n".join(lines) + "\n"
+
+
+def _threshold(t: float) -> str:
+    return "none" if t > 1.0 else f"{t:.2f}"  # above 1.0: nothing qualified, all to review
 
 
 def confusion_pngs(report: dict, records: list[dict], results: list, out_dir: Path,

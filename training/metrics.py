@@ -82,16 +82,19 @@ def _power_start(target: float, delta: float, limit: int = 1_000_000) -> int:
     return int(n[ok[0]]) if len(ok) else limit
 
 
-def coverage_precision(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> tuple[float, float]:
-    """(share of messages auto-routed at ``threshold``, precision among them)."""
-    m = np.asarray(confidence) >= threshold
-    cov = float(m.mean()) if len(m) else 0.0
-    prec = float(np.asarray(correct)[m].mean()) if m.any() else float("nan")
-    return cov, prec
+def coverage_precision(correct: np.ndarray, routed: np.ndarray) -> dict:
+    """Share of messages auto-routed (``routed``: at or above their threshold) and the precision
+    among them (NaN when none is)."""
+    correct, routed = np.asarray(correct, bool), np.asarray(routed, bool)
+    return {"coverage": float(routed.mean()) if len(routed) else 0.0,
+            "precision_at_threshold": float(correct[routed].mean()) if routed.any() else float("nan")}
 
 
 def head_metrics(y_true: Sequence[str], y_pred: Sequence[str], confidence: Sequence[float],
-                 threshold: float | None, languages: Sequence[str] | None = None) -> dict:
+                 threshold: float | None, languages: Sequence[str] | None = None,
+                 routed: Sequence[bool] | None = None) -> dict:
+    """``routed``: which predictions were auto-routed (default: ``confidence >= threshold``); with
+    per-language thresholds the engine's own decision, and ``threshold`` the pooled one."""
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     correct = y_true == y_pred
     labels = sorted(set(y_true) | set(y_pred))
@@ -103,9 +106,13 @@ def head_metrics(y_true: Sequence[str], y_pred: Sequence[str], confidence: Seque
         "per_class_f1": {lab: float(f) for lab, f in zip(labels, f1s, strict=True)},
         "ece": expected_calibration_error(np.asarray(confidence), correct),
     }
+    if routed is None and threshold is not None:
+        routed = np.asarray(confidence) >= threshold
     if threshold is not None:
-        cov, prec = coverage_precision(np.asarray(confidence), correct, threshold)
-        out.update(threshold=float(threshold), coverage=cov, precision_at_threshold=prec)
+        out["threshold"] = float(threshold)
+    if routed is not None:
+        routed = np.asarray(routed, bool)
+        out.update(coverage_precision(correct, routed))
     if languages is not None:
         languages = np.asarray(languages, dtype=object)
         out["per_language"] = {}
@@ -116,5 +123,6 @@ def head_metrics(y_true: Sequence[str], y_pred: Sequence[str], confidence: Seque
                 "accuracy": float(accuracy_score(y_true[m], y_pred[m])),
                 "macro_f1": float(f1_score(y_true[m], y_pred[m], labels=sorted(set(y_true[m])),
                                            average="macro", zero_division=0)),
+                **(coverage_precision(correct[m], routed[m]) if routed is not None else {}),
             }
     return out

@@ -69,6 +69,8 @@ def log_training_run(manifest: dict, model_dir: Path, report: dict | None, repor
         mlflow.set_tags({"model_version": manifest["model_version"]})
         metrics = _flatten("validation.", manifest.get("validation", {}), {})
         metrics.update({f"threshold.{h}": t for h, t in manifest["thresholds"].items()})
+        metrics.update({f"threshold.{h}.{lang}": t for h, by in manifest.get("thresholds_by_language", {}).items()
+                        for lang, t in by.items()})
         metrics["train_seconds"] = manifest["train_seconds"]
         if report:
             _flatten("test.", {k: v for k, v in report.items() if k != "model_version"}, metrics)

@@ -18,7 +18,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from tqdm.auto import tqdm
 
-from training.metrics import precision_threshold
+from training.metrics import coverage_precision, precision_threshold
 from triage.artifacts import save_model_dir
 from triage.errors import DataError
 from triage.io import read_records
@@ -61,6 +61,11 @@ class TrainConfig:
     # (Clopper-Pearson, fixed-sequence testing; None: the point estimate on out-of-fold
     # predictions). Train-only evidence for the rule: bench/threshold_rule.py.
     precision_delta: float | None = 0.05
+    # One threshold per language (from the data's language column) as well as the pooled one, so
+    # that auto-routed precision holds in each language rather than only on average: pooled, the
+    # languages the model reads best carry the others (train-only evidence: bench/threshold_rule.py).
+    # A language with too little evidence gets NOTHING_QUALIFIES: its messages all go to review.
+    thresholds_per_language: bool = True
     # The critical threshold minimizes expected cost on out-of-fold predictions, a missed emergency
     # costing ``critical_miss_cost`` false alarms, and is then lowered, if needed, until out-of-fold
     # critical recall reaches ``critical_recall_target``. (A pure "largest threshold with 0.99 recall"
@@ -229,12 +234,24 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
         correct = (pred == y)[known]
         t = precision_threshold(conf[known], correct, config.precision_target, delta=config.precision_delta)
         out["thresholds"][h] = t
-        m = conf[known] >= t
+        row_t = np.full(int(known.sum()), t)
+        langs = np.array(ds.languages, dtype=object)[known] if ds.languages is not None else None
+        if langs is not None and config.thresholds_per_language:
+            by = out.setdefault("thresholds_by_language", {})[h] = {}
+            for lang in sorted(set(langs)):
+                m = langs == lang
+                by[lang] = row_t[m] = precision_threshold(conf[known][m], correct[m], config.precision_target,
+                                                          delta=config.precision_delta)
+        routed = conf[known] >= row_t
         out["validation"][h] = {
             "accuracy": float(correct.mean()),
-            "coverage": float(m.mean()),
-            "precision_at_threshold": float(correct[m].mean()) if m.any() else float("nan"),
+            **coverage_precision(correct, routed),
         }
+        if langs is not None:
+            out["validation"][h]["per_language"] = {
+                lang: {"n": int((langs == lang).sum()), "threshold": float(row_t[langs == lang][0]),
+                       **coverage_precision(correct[langs == lang], routed[langs == lang])}
+                for lang in sorted(set(langs))}
     return out
 
 
@@ -286,6 +303,7 @@ def train(paths: list[Path], output: Path, text_column: str = "text", head_colum
         "labels": model.classes_,
         "languages": list(map(str, langid.classes_)),
         "thresholds": chosen["thresholds"],
+        "thresholds_by_language": chosen.get("thresholds_by_language", {}),
         "critical_threshold": chosen["critical_threshold"],
         "validation": chosen["validation"],
         "data": {"paths": ds.paths, "sha256": ds.sha256, "n": len(ds.texts), "text_column": text_column},

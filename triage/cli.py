@@ -40,6 +40,8 @@ def cmd_train(args) -> int:
     manifest = train(paths, output, args.text_column, heads, TrainConfig(seed=args.seed))
     print(f"model {manifest['model_version']} saved to {output} in {manifest['train_seconds']} s")
     print("thresholds (chosen on out-of-fold predictions):", json.dumps(manifest["thresholds"]))
+    if manifest.get("thresholds_by_language"):
+        print("per language:", json.dumps(manifest["thresholds_by_language"]))
     report, report_dir = None, None
     eval_paths = args.eval_data or ([s.data_dir / "test.jsonl"] if default_run else [])
     if eval_paths:

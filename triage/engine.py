@@ -89,6 +89,11 @@ class Triage:
         self.settings = settings
         self.heads = [h for h in HEADS if h in model.heads_]
         self.thresholds: dict[str, float] = {h: float(t) for h, t in manifest.get("thresholds", {}).items()}
+        # Per detected language where the model has them (precision holds in each language, not
+        # only on average); the pooled threshold for any other language.
+        self.thresholds_by_language: dict[str, dict[str, float]] = {
+            h: {lang: float(t) for lang, t in by.items()}
+            for h, by in manifest.get("thresholds_by_language", {}).items()}
         self.critical_threshold = manifest.get("critical_threshold")
         self.version = str(manifest.get("model_version", "unknown"))
 
@@ -146,6 +151,13 @@ class Triage:
                                         explain)
         return results
 
+    def threshold(self, head: str, language: str | None = None) -> float:
+        """The confidence ``head`` needs to be auto-routed for a message in ``language``."""
+        by = self.thresholds_by_language.get(head)
+        if by and language in by:
+            return by[language]
+        return self.thresholds.get(head, 0.0)
+
     def _languages(self, normalized: list[str]) -> list[tuple[str, float]]:
         """(language, confidence) per text; ("unknown", 0.0) without a language identifier."""
         if self.langid is None:
@@ -192,7 +204,7 @@ class Triage:
         scored = {h: self._head(h, probas[h][row], rounded[h][row], top[h][row]) for h in self.heads}
         heads = {h: r for h, (r, _) in scored.items()}
         # Unrounded: a probability of 0.99996 shows as 1.0 but must not pass a threshold above it.
-        below = {h for h, (_, p) in scored.items() if p < self.thresholds.get(h, 0.0)}
+        below = {h for h, (_, p) in scored.items() if p < self.threshold(h, language[0])}
         reasons += [f"{h}_below_threshold" for h in self.heads if h in below]
 
         topic = heads.get("topic")

@@ -40,6 +40,7 @@ def model(engine: Triage = Depends(get_engine), _: Principal = Depends(require(*
     m = engine.manifest
     return {
         "version": engine.version, "heads": engine.heads, "thresholds": engine.thresholds,
+        "thresholds_by_language": engine.thresholds_by_language,
         "critical_threshold": engine.critical_threshold,
         "labels": {h: list(engine.model.classes_[h]) for h in engine.heads},
         "trained_at": m.get("created_at") or m.get("trained_at"),
