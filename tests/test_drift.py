@@ -113,6 +113,17 @@ def test_a_confidence_drop_is_flagged_against_the_previous_period(store, train_r
     assert topic["recent"]["mean"] == pytest.approx(0.4)
 
 
+def test_below_threshold_uses_each_message_language_threshold(store, train_records, test_records):
+    recs = [r for r in test_records if r["language"] in ("ru", "kk")][:100]
+    _save(store, recs, NOW - timedelta(days=1), conf=0.85)
+    by_language = {"topic": {"ru": 0.9, "kk": 0.8}}  # 0.85 is below for Russian only
+    report = compute_drift(store, train_records, NOW - timedelta(days=7), NOW, THRESHOLDS, by_language)
+    share_ru = sum(r["language"] == "ru" for r in recs) / len(recs)
+    assert 0 < share_ru < 1
+    assert report["confidence"]["topic"]["recent"]["below_threshold"] == pytest.approx(share_ru, abs=1e-4)
+    assert report["confidence"]["authority"]["recent"]["below_threshold"] == 0.0  # pooled 0.8
+
+
 def test_confidence_is_not_compared_without_a_previous_period(store, train_records, test_records):
     _save(store, test_records[:60], NOW - timedelta(days=1))
     report = _drift(store, train_records)

@@ -140,25 +140,31 @@ def compare_categories(reference: Counter, recent: Counter) -> dict:
     }
 
 
-def _summary(values: Sequence[float], threshold: float | None) -> dict | None:
+def _summary(values: Sequence[float], threshold: float | None,
+             row_thresholds: Sequence[float] | None = None) -> dict | None:
     if not values:
         return None
     v = np.asarray(values, dtype=float)
+    t = np.asarray(row_thresholds, dtype=float) if row_thresholds is not None else threshold
     return {
         "n": len(v), "mean": round(float(v.mean()), 4),
         **{f"p{round(q * 100)}": round(float(np.quantile(v, q)), 4) for q in QUANTILES},
-        "below_threshold": round(float((v < threshold).mean()), 4) if threshold is not None else None,
+        "below_threshold": round(float((v < t).mean()), 4) if t is not None else None,
     }
 
 
-def compare_confidence(recent: Sequence[float], previous: Sequence[float], threshold: float | None) -> dict:
+def compare_confidence(recent: Sequence[float], previous: Sequence[float], threshold: float | None,
+                       recent_thresholds: Sequence[float] | None = None,
+                       previous_thresholds: Sequence[float] | None = None) -> dict:
     """Summary of one head's confidences in both periods, their histograms on [0, 1] and, when
-    the previous period has data, PSI and JS of recent versus previous."""
+    the previous period has data, PSI and JS of recent versus previous. ``threshold`` is the
+    pooled one; ``*_thresholds``, when given, each message's own (its language's)."""
     edges = np.linspace(0.0, 1.0, CONFIDENCE_BINS + 1)
     h_rec = np.histogram(np.clip(recent, 0, 1), edges)[0] if len(recent) else np.zeros(CONFIDENCE_BINS, int)
     h_prev = np.histogram(np.clip(previous, 0, 1), edges)[0] if len(previous) else np.zeros(CONFIDENCE_BINS, int)
     out = {
-        "threshold": threshold, "recent": _summary(recent, threshold), "previous": _summary(previous, threshold),
+        "threshold": threshold, "recent": _summary(recent, threshold, recent_thresholds),
+        "previous": _summary(previous, threshold, previous_thresholds),
         "histogram": {"edges": [round(float(e), 2) for e in edges], "recent": h_rec.tolist(),
                       "previous": h_prev.tolist()},
         "psi": None, "js_distance": None, "drift": None,
@@ -220,6 +226,7 @@ class _Period:
         self.language: Counter[str] = Counter()
         self.topic: Counter[str] = Counter()
         self.confidence: dict[str, list[float]] = {h: [] for h in HEADS}
+        self.confidence_language: dict[str, list[str]] = {h: [] for h in HEADS}
         self.words: Counter[str] = Counter()
 
     def unknown(self, vocab: set[str]) -> tuple[int, int]:
@@ -251,6 +258,7 @@ def _read_period(store, since: datetime, until: datetime, desc: str) -> _Period:
                     c = getattr(row, f"{h}_confidence")
                     if c is not None:
                         out.confidence[h].append(float(c))
+                        out.confidence_language[h].append(row.language or "unknown")
                 out.words.update(tokens(row.text or ""))
     except SQLAlchemyError as exc:
         raise StoreUnavailableError(f"store unavailable: {type(exc).__name__}") from exc
@@ -258,12 +266,14 @@ def _read_period(store, since: datetime, until: datetime, desc: str) -> _Period:
 
 
 def compute_drift(store, train_records: Sequence[dict], since: datetime, until: datetime,
-                  thresholds: dict[str, float]) -> dict:
+                  thresholds: dict[str, float], thresholds_by_language: dict[str, dict[str, float]] | None = None) -> dict:
     """Drift of the messages created in [since, until) against the training records (language,
     topic, vocabulary) and against the previous period of the same length (confidence).
 
     ``train_records`` are dicts with ``text``, ``language`` and ``topic``; ``thresholds`` maps a
-    head to its confidence threshold (the model manifest's ``thresholds``). Returns a JSON-ready
+    head to its confidence threshold (the model manifest's ``thresholds``), and
+    ``thresholds_by_language`` (the manifest's, when it has them) to one per language, which then
+    decides each message's "below threshold" by its stored language. Returns a JSON-ready
     dict; with no messages in the period, ``messages`` is 0 and every check is None.
     """
     since, until = _utc(since), _utc(until)
@@ -292,7 +302,16 @@ def compute_drift(store, train_records: Sequence[dict], since: datetime, until: 
                                             recent.language)
     report["topic"] = compare_categories(Counter(str(r.get("topic") or "none") for r in train_records),
                                          recent.topic)
-    report["confidence"] = {h: compare_confidence(recent.confidence[h], previous.confidence[h], thresholds.get(h))
+    by_language = thresholds_by_language or {}
+
+    def row_thresholds(period: _Period, h: str) -> list[float] | None:
+        by = by_language.get(h)
+        if not by or h not in thresholds:
+            return None
+        return [by.get(lang, thresholds[h]) for lang in period.confidence_language[h]]
+
+    report["confidence"] = {h: compare_confidence(recent.confidence[h], previous.confidence[h], thresholds.get(h),
+                                                  row_thresholds(recent, h), row_thresholds(previous, h))
                             for h in HEADS}
     report["unknown_vocabulary"] = compare_vocabulary(recent.unknown(vocab), previous.unknown(vocab), baseline)
 
@@ -431,17 +450,18 @@ def cmd_drift(args) -> int:
     until = parse_until(args.until) if args.until else now
     since = parse_since(args.since, until)
     try:
-        thresholds = read_manifest(args.model or s.model_dir).get("thresholds", {})
+        manifest = read_manifest(args.model or s.model_dir)
+        thresholds, by_language = manifest.get("thresholds", {}), manifest.get("thresholds_by_language", {})
     except ModelLoadError as exc:
         if args.model:
             raise
         print(f"note: {exc}; confidence is reported without thresholds", file=sys.stderr)
-        thresholds = {}
+        thresholds, by_language = {}, {}
     train_path = Path(args.train or s.data_dir / "train.jsonl")
     train = read_records(train_path)
     store = _store()
     try:
-        report = compute_drift(store, train, since, until, thresholds)
+        report = compute_drift(store, train, since, until, thresholds, by_language)
     finally:
         store.dispose()
     if not report["messages"]:
