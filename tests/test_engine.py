@@ -42,11 +42,12 @@ def test_needs_review_follows_the_thresholds(triage_model, test_records):
     results = triage_model.classify_batch([r["text"] for r in test_records[:300]])
     half = 0.5e-4  # confidences are shown to 4 decimals; the engine compares the unrounded ones
     for res in results:
-        below = any(getattr(res, h).confidence < triage_model.thresholds[h] - half for h in triage_model.heads)
+        t = {h: triage_model.threshold(h, res.language) for h in triage_model.heads}  # the language's own
+        below = any(getattr(res, h).confidence < t[h] - half for h in triage_model.heads)
         if below:
             assert res.needs_review
         if not res.needs_review:
-            assert all(getattr(res, h).confidence >= triage_model.thresholds[h] - half for h in triage_model.heads)
+            assert all(getattr(res, h).confidence >= t[h] - half for h in triage_model.heads)
     assert any(r.needs_review for r in results) and any(not r.needs_review for r in results)
 
 
@@ -56,6 +57,8 @@ def test_a_head_with_no_qualifying_threshold_sends_everything_to_review(triage_m
     texts = [r["text"] for r in test_records[:200]]
     assert any(not r.needs_review for r in triage_model.classify_batch(texts))
     monkeypatch.setitem(triage_model.thresholds, "topic", NOTHING_QUALIFIES)
+    monkeypatch.setitem(triage_model.thresholds_by_language, "topic",
+                        dict.fromkeys(("kk", "ru", "en"), NOTHING_QUALIFIES))
     for res in triage_model.classify_batch(texts):
         assert res.needs_review and "topic_below_threshold" in res.reasons
 
