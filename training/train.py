@@ -256,11 +256,17 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
 
 
 def _git_commit() -> str | None:
+    """HEAD's commit, with "-dirty" when tracked files differ from it (the code that trained the
+    model is then not exactly that commit); None outside a git checkout."""
+    cwd = Path(__file__).parent
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip() or None
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=cwd).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "triage", "training"],
+                               capture_output=True, text=True, check=True, cwd=cwd.parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+    return (head + "-dirty" if dirty else head) or None
 
 
 def _versions() -> dict:
