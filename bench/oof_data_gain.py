@@ -107,7 +107,8 @@ def by_round(ds: Dataset, starts: list[int]) -> int:
     print("| writing round | rows | topic F1 | en | kk | ru |\n|---|---|---:|---:|---:|---:|")
     for r, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False), 1):
         ys, ps, ls = y[a:b], pred[a:b], langs[a:b]
-        per = " | ".join(f"{f1_score(ys[ls == lang], ps[ls == lang], average='macro'):.3f}" for lang in ("en", "kk", "ru"))
+        per = " | ".join(f"{f1_score(ys[ls == lang], ps[ls == lang], average='macro'):.3f}" if (ls == lang).any()
+                         else "—" for lang in ("en", "kk", "ru"))  # data without a language column
         print(f"| {r} | {a}–{b} | {f1_score(ys, ps, average='macro'):.3f} | {per} |")
     return 0
 

@@ -283,3 +283,29 @@ def test_keyboard_moves_the_selection_and_confirms(page, service):
     (corr,) = service["store"].get_message(ids[2])["corrections"]
     assert corr["urgency"] == after and corr["topic"] is None and corr["comment"] is None
     assert_clean(page)
+
+
+def test_threshold_tick_shows_the_message_language_threshold(page, service):
+    """The confidence bar's tick sits at the threshold the engine applied: the language's own."""
+    from triage.engine import Triage
+
+    engine = Triage.load(REPO / "models" / "default")
+    assert engine.thresholds_by_language, "the shipped model has per-language thresholds"
+    sign_in(page, service)
+    checked = set()
+    for text in ("Бүгін үйде жылу жоқ, балалар тоңып отыр", "Is anyone even reading these messages?",
+                 "Когда это уже закончится? Третий раз пишу"):
+        msg = service["store"].get_message(service["ids"][text])
+        item = page.locator(f'[data-testid="queue-item"][data-id="{msg["id"]}"]')
+        if not item.count():
+            continue  # not queued: confident enough
+        item.click()
+        expect(page.get_by_test_id("detail-title")).to_contain_text(str(msg["id"]))
+        tick = page.locator('[data-testid="pred-topic"] .bar-tick')
+        expect(tick).to_have_count(1)
+        want = engine.threshold("topic", msg["language"])
+        left = float(tick.evaluate("e => e.style.left").rstrip("%"))
+        assert abs(left - want * 100) < 0.06, (msg["language"], left, want)
+        checked.add(msg["language"])
+    assert len(checked) >= 2, checked  # two languages with different thresholds
+    assert_clean(page)

@@ -311,6 +311,7 @@
     taxonomy: null,        // {head: [{label, names}]}
     names: null,           // {head: Map(label -> names)}
     thresholds: {},
+    thresholdsByLanguage: {},
     head: '',              // queue filter: '' | topic | authority | urgency
     items: [],
     nextCursor: null,
@@ -610,8 +611,10 @@
     try {
       const model = await api('/v1/model');
       state.thresholds = (model && model.thresholds) || {};
+      state.thresholdsByLanguage = (model && model.thresholds_by_language) || {};
     } catch {
       state.thresholds = {}; // optional: only draws the threshold tick
+      state.thresholdsByLanguage = {};
     }
   }
 
@@ -799,7 +802,7 @@
 
     // heads
     const heads = clear($('pred-heads'));
-    for (const h of HEADS) heads.append(renderHead(h, pred[h], reasons));
+    for (const h of HEADS) heads.append(renderHead(h, pred[h], reasons, m.language));
     heads.append(renderDistrict(pred.district));
 
     // reasons
@@ -863,7 +866,13 @@
     return el('span', { class: 'meta-item' }, el('span', { class: 'meta-label', text: `${label}: ` }), el('span', { text: value ?? '—' }));
   }
 
-  function renderHead(h, r, reasons) {
+  // The threshold the engine applied: the message language's when the model has one per language.
+  function thresholdFor(h, language) {
+    const byLang = state.thresholdsByLanguage[h] || {};
+    return Number(language in byLang ? byLang[language] : state.thresholds[h]);
+  }
+
+  function renderHead(h, r, reasons, language) {
     const card = el('div', { class: 'head-card', testid: `pred-${h}` });
     card.append(el('div', { class: 'head-name', text: t(`head_${h}`) }));
     if (!r || typeof r !== 'object') {
@@ -881,7 +890,7 @@
       },
     }, el('span', { class: 'bar-fill' }));
     bar.firstChild.style.width = `${(conf * 100).toFixed(1)}%`;
-    const th = Number(state.thresholds[h]);
+    const th = thresholdFor(h, language);
     if (Number.isFinite(th) && th > 0 && th < 1) {
       const tick = el('span', { class: 'bar-tick', title: t('threshold', { p: pct(th) }) });
       tick.style.left = `${(th * 100).toFixed(1)}%`;
