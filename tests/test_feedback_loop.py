@@ -71,7 +71,11 @@ def test_nothing_else_got_worse_beyond_tolerance_and_the_gate_passed(loop):
     assert c["worse_on_test"] == [], c["test"]
     assert all(r["delta"] >= -c["tolerance"] for r in c["test"].values())
     assert c["better_on_corrections"] and c["gate_passed"]
-    assert (loop["result"].run_dir / "comparison.md").exists()
+    md = (loop["result"].run_dir / "comparison.md").read_text(encoding="utf-8")
+    assert set(c["routing"]) == set(c["test"])  # auto-routing of both models, reported per head
+    for r in c["routing"].values():
+        assert 0 <= r["champion"]["coverage"] <= 1 and 0 <= r["candidate"]["coverage"] <= 1
+    assert "Auto-routing on the test split" in md and "Messages auto-routed without review" in md
     changed = (loop["result"].run_dir / "changed_predictions.jsonl").read_text(encoding="utf-8").splitlines()
     assert any(json.loads(line)["slice"] == "corrections" for line in changed)
 

@@ -91,7 +91,13 @@ def compare(champ_test: dict, cand_test: dict, champ_corr: dict | None, cand_cor
                                    for lang in langs},
         }
     worse = [h for h in heads if rows[h]["delta"] < -tolerance]
-    out = {"tolerance": tolerance, "test": rows, "worse_on_test": worse}
+    # Informational, not gated: how much each model would auto-route, and how precisely.
+    routing = {h: {side: {k: report["heads"][h][k] for k in ("coverage", "precision_at_threshold")}
+                   for side, report in (("champion", champ_test), ("candidate", cand_test))}
+               for h in heads if all("coverage" in r["heads"][h] for r in (champ_test, cand_test))}
+    out = {"tolerance": tolerance, "test": rows, "worse_on_test": worse, "routing": routing,
+           "auto_routed_share": {"champion": champ_test.get("auto_routed_share"),
+                                 "candidate": cand_test.get("auto_routed_share")}}
     if champ_corr and cand_corr and champ_corr["heads"]:
         hs = sorted(set(champ_corr["heads"]) & set(cand_corr["heads"]))
         champ_acc = sum(champ_corr["heads"][h]["accuracy"] for h in hs) / len(hs)
@@ -132,6 +138,16 @@ def comparison_markdown(c: dict, champion: str, candidate: str) -> str:
     for h, r in c["test"].items():
         per = ", ".join(f"{k} {v:+.3f}" for k, v in r["per_language_delta"].items())
         lines.append(f"| {h} | {r['champion_macro_f1']:.3f} | {r['candidate_macro_f1']:.3f} | {r['delta']:+.3f} | {per} |")
+    if c.get("routing"):
+        share = c.get("auto_routed_share") or {}
+        lines += ["", "Auto-routing on the test split (coverage / precision at threshold; not gated):", "",
+                  "| head | champion | candidate |", "|---|---:|---:|"]
+        for h, r in c["routing"].items():
+            cells = [f"{r[s]['coverage']:.1%} / {r[s]['precision_at_threshold']:.3f}" for s in ("champion", "candidate")]
+            lines.append(f"| {h} | {cells[0]} | {cells[1]} |")
+        if share.get("champion") is not None and share.get("candidate") is not None:
+            lines += ["", f"Messages auto-routed without review: champion {share['champion']:.1%}, "
+                          f"candidate {share['candidate']:.1%}."]
     corr = c.get("corrections")
     lines += [""]
     if corr:
