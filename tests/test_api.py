@@ -266,6 +266,8 @@ def test_model_endpoint_reports_version_and_thresholds(client, keys, triage_mode
     m = client.get("/v1/model", headers=keys["reviewer"]).json()
     assert m["version"] == triage_model.version
     assert set(m["thresholds"]) == set(triage_model.heads)
+    assert m["thresholds_by_language"] == triage_model.thresholds_by_language
+    assert set(m["thresholds_by_language"]["topic"]) == {"kk", "ru", "en"}
 
 
 def test_stats_count_volumes_backlog_and_corrections(client, keys):
