@@ -235,23 +235,19 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
         t = precision_threshold(conf[known], correct, config.precision_target, delta=config.precision_delta)
         out["thresholds"][h] = t
         row_t = np.full(int(known.sum()), t)
-        langs = np.array(ds.languages, dtype=object)[known] if ds.languages is not None else None
-        if langs is not None and config.thresholds_per_language:
+        langs = np.array(ds.languages, dtype=object)[known] if ds.languages is not None else np.array([])
+        masks = {lang: langs == lang for lang in sorted(set(langs))}
+        if masks and config.thresholds_per_language:
             by = out.setdefault("thresholds_by_language", {})[h] = {}
-            for lang in sorted(set(langs)):
-                m = langs == lang
+            for lang, m in masks.items():
                 by[lang] = row_t[m] = precision_threshold(conf[known][m], correct[m], config.precision_target,
                                                           delta=config.precision_delta)
         routed = conf[known] >= row_t
-        out["validation"][h] = {
-            "accuracy": float(correct.mean()),
-            **coverage_precision(correct, routed),
-        }
-        if langs is not None:
+        out["validation"][h] = {"accuracy": float(correct.mean()), **coverage_precision(correct, routed)}
+        if masks:
             out["validation"][h]["per_language"] = {
-                lang: {"n": int((langs == lang).sum()), "threshold": float(row_t[langs == lang][0]),
-                       **coverage_precision(correct[langs == lang], routed[langs == lang])}
-                for lang in sorted(set(langs))}
+                lang: {"n": int(m.sum()), "threshold": float(row_t[m][0]), **coverage_precision(correct[m], routed[m])}
+                for lang, m in masks.items()}
     return out
 
 
@@ -266,7 +262,9 @@ def _git_commit() -> str | None:
                                capture_output=True, text=True, check=True, cwd=cwd.parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
-    return (head + "-dirty" if dirty else head) or None
+    if not head:
+        return None
+    return head + "-dirty" if dirty else head
 
 
 def _versions() -> dict:

@@ -91,6 +91,17 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def threshold_for(thresholds: dict[str, float], by_language: dict[str, dict[str, float]], head: str,
+                  language: str | None) -> float | None:
+    """The confidence ``head`` needs to be auto-routed for a message in ``language``, from a
+    manifest's ``thresholds`` and ``thresholds_by_language``: the language's own when the model has
+    one, else the pooled one (None without either)."""
+    by = by_language.get(head)
+    if by and language in by:
+        return by[language]
+    return thresholds.get(head)
+
+
 def load_model_dir(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify every artifact against the manifest, then load. Returns (manifest, artifacts)."""
     directory = Path(directory)

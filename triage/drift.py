@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from triage.artifacts import threshold_for
 from triage.errors import InvalidRequestError, ModelLoadError, StoreUnavailableError
 from triage.settings import get_settings
 from triage.text import normalize, skeleton
@@ -305,10 +306,9 @@ def compute_drift(store, train_records: Sequence[dict], since: datetime, until: 
     by_language = thresholds_by_language or {}
 
     def row_thresholds(period: _Period, h: str) -> list[float] | None:
-        by = by_language.get(h)
-        if not by or h not in thresholds:
+        if not by_language.get(h) or h not in thresholds:
             return None
-        return [by.get(lang, thresholds[h]) for lang in period.confidence_language[h]]
+        return [threshold_for(thresholds, by_language, h, lang) for lang in period.confidence_language[h]]
 
     report["confidence"] = {h: compare_confidence(recent.confidence[h], previous.confidence[h], thresholds.get(h),
                                                   row_thresholds(recent, h), row_thresholds(previous, h))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from triage.artifacts import load_model_dir
+from triage.artifacts import load_model_dir, threshold_for
 from triage.errors import InvalidTextError, ModelLoadError
 from triage.model import HEADS, TriageModel
 from triage.routing import RoutingTable
@@ -90,7 +90,7 @@ class Triage:
         self.heads = [h for h in HEADS if h in model.heads_]
         self.thresholds: dict[str, float] = {h: float(t) for h, t in manifest.get("thresholds", {}).items()}
         # Per detected language where the model has them (precision holds in each language, not
-        # only on average); the pooled threshold for any other language.
+        # only on average); the pooled threshold for any other language. See ``threshold``.
         self.thresholds_by_language: dict[str, dict[str, float]] = {
             h: {lang: float(t) for lang, t in by.items()}
             for h, by in manifest.get("thresholds_by_language", {}).items()}
@@ -153,10 +153,8 @@ class Triage:
 
     def threshold(self, head: str, language: str | None = None) -> float:
         """The confidence ``head`` needs to be auto-routed for a message in ``language``."""
-        by = self.thresholds_by_language.get(head)
-        if by and language in by:
-            return by[language]
-        return self.thresholds.get(head, 0.0)
+        t = threshold_for(self.thresholds, self.thresholds_by_language, head, language)
+        return 0.0 if t is None else t
 
     def _languages(self, normalized: list[str]) -> list[tuple[str, float]]:
         """(language, confidence) per text; ("unknown", 0.0) without a language identifier."""

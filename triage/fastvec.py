@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.utils import murmurhash3_32
 
-from triage.text import MAX_CACHED_TOKEN_CHARS
+from triage.text import remember
 
 WORD_CACHE_SIZE = 200_000
 
@@ -76,11 +76,7 @@ class FastTransformer:
     def _cached(self, key: str, compute):
         value = self._cache.get(key)
         if value is None:
-            if len(key) > MAX_CACHED_TOKEN_CHARS:
-                return compute(key)
-            if len(self._cache) >= WORD_CACHE_SIZE:
-                self._cache.clear()
-            value = self._cache[key] = compute(key)
+            value = remember(self._cache, key, compute(key), WORD_CACHE_SIZE)
         return value
 
     def transform(self, docs: Sequence[str]) -> sp.csr_matrix:

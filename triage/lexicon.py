@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from triage.text import MAX_CACHED_TOKEN_CHARS, normalize, skeleton
+from triage.text import normalize, remember, skeleton
 
 _WORD = re.compile(r"\w+")
 
@@ -56,11 +56,7 @@ class ConceptLexicon:
         for tok in _WORD.findall(skel):
             hit = cache.get(tok)
             if hit is None:
-                hit = self.concepts_of(tok)
-                if len(tok) <= MAX_CACHED_TOKEN_CHARS:
-                    if len(cache) >= CACHE_SIZE:
-                        cache.clear()
-                    cache[tok] = hit
+                hit = remember(cache, tok, self.concepts_of(tok), CACHE_SIZE)
             out.extend(hit)
         return out
 

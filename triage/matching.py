@@ -15,7 +15,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from triage.text import MAX_CACHED_TOKEN_CHARS, normalize, skeleton
+from triage.text import normalize, remember, skeleton
 
 _WORD = re.compile(r"\w+")
 _GAP = "..."
@@ -124,13 +124,7 @@ class PatternMatcher:
             if k > len(tok):
                 break
             keys |= self._prefix.get(tok[:k], set())
-        out = frozenset(keys)
-        if len(tok) <= MAX_CACHED_TOKEN_CHARS:
-            cache = self.__dict__.setdefault("_token_cache", {})
-            if len(cache) >= TOKEN_CACHE_SIZE:
-                cache.clear()
-            cache[tok] = out
-        return out
+        return remember(self.__dict__.setdefault("_token_cache", {}), tok, frozenset(keys), TOKEN_CACHE_SIZE)
 
     def _candidates(self, toks: list[str]) -> set[str]:
         found: set[str] = set()

@@ -17,11 +17,22 @@ import emoji
 
 from triage.errors import InvalidTextError
 
-# Zero-width and bidi controls: invisible, used to evade filters or spoof text direction.
 # Per-token caches (features, lexicon, matchers) skip tokens longer than this: real words are
 # shorter, and caching runs of glued text would make the caches' memory unbounded.
 MAX_CACHED_TOKEN_CHARS = 40
 
+
+def remember(cache: dict, token: str, value, limit: int):
+    """Store ``value`` for ``token`` in a per-token cache bounded by entries (emptied when it holds
+    ``limit``) and by token length (see MAX_CACHED_TOKEN_CHARS); returns ``value``."""
+    if len(token) <= MAX_CACHED_TOKEN_CHARS:
+        if len(cache) >= limit:
+            cache.clear()
+        cache[token] = value
+    return value
+
+
+# Zero-width and bidi controls: invisible, used to evade filters or spoof text direction.
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x061C, 0x200E, 0x200F]
     + list(range(0x202A, 0x202F))
