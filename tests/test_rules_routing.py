@@ -51,6 +51,26 @@ def test_emergency_rules_stay_quiet_on_ordinary_messages(rules, text):
     assert hits(rules, text) == []
 
 
+@pytest.mark.parametrize("text", ["В подъезде не горит свет уже неделю, КСК молчит", "Fonari ne goryat na ulitse",
+                                  "there is no gas smell anymore, thanks", "дверь не заперта, лифт работает"])
+def test_a_match_right_after_a_negation_is_not_a_hit(rules, text):
+    assert hits(rules, text) == []
+
+
+@pytest.mark.parametrize("text,rule", [("Ребенок не дышит, скорая не едет", "medical"),
+                                       ("Не могу дозвониться, горит квартира на 5 этаже", "fire"),
+                                       ("В подъезде не горит свет, а в щитке горит проводка", "fire")])
+def test_negations_elsewhere_or_inside_a_pattern_keep_the_hit(rules, text, rule):
+    assert rule in hits(rules, text)
+
+
+def test_negations_come_from_the_rules_file():
+    plain = EmergencyRules({"fire": {"urgency": "critical", "patterns": ["горит ... подъезд*"]}})
+    negated = EmergencyRules({"fire": {"urgency": "critical", "patterns": ["горит ... подъезд*"]}}, ["не"])
+    text = skeleton(normalize("не горит свет в подъезде"))
+    assert [h.label for h in plain.find(text)] == ["fire"] and negated.find(text) == []
+
+
 def test_raise_urgency_never_lowers():
     levels = ["low", "medium", "high", "critical"]
     for a in levels:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -23,11 +23,13 @@ _GAP = "..."
 
 @dataclass(frozen=True)
 class Hit:
-    """One pattern match: the label it votes for, the pattern's id and the matched words."""
+    """One pattern match: the label it votes for, the pattern's id, the matched words and the
+    word before them (``""`` at the start of the text)."""
 
     label: str
     pattern: str
     text: str
+    preceding: str = field(default="", compare=False)
 
 
 def words(skel: str) -> list[str]:
@@ -163,4 +165,5 @@ class PatternMatcher:
             for _, start, end in self._matchers[key](doc):
                 spans.append((start, end, key))
         spans.sort()
-        return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e])) for s, e, k in spans]
+        return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e]), toks[s - 1] if s else "")
+                for s, e, k in spans]
