@@ -52,3 +52,19 @@ def test_held_out_precision_falls_short_rarely_with_the_bound_and_often_without(
             short[delta] += m.any() and new_correct[m].mean() < 0.95
     assert short[0.1] / trials <= 0.15  # promised: at most delta = 0.10
     assert short[None] / trials >= 0.25  # the point estimate misses about half the time
+
+
+def test_grid_tests_only_at_multiples_of_the_start_count_and_survives_a_short_run_of_errors():
+    from training.metrics import _power_start
+
+    need = _power_start(0.95, 0.05)
+    conf = np.linspace(1.0, 0.0, 3000, endpoint=False)  # distinct, most confident first
+    correct = np.ones(3000, bool)
+    correct[need + 5: need + 15] = False  # a run of 10 errors just past the first test point
+    correct[1500:] = np.random.default_rng(3).random(1500) < 0.5  # and a bad tail
+    every = precision_threshold(conf, correct, 0.95, delta=0.05)
+    grid = precision_threshold(conf, correct, 0.95, delta=0.05, grid=True)
+    assert (conf >= every).sum() < need + 15  # the sequence of every threshold stops in the run
+    assert (conf >= grid).sum() > 2 * need  # the grid steps over it...
+    assert (conf >= grid).sum() % need == 0  # ...and lands on a multiple of the start count
+    assert (conf >= grid).sum() <= 1500  # but not into the bad tail

@@ -33,7 +33,7 @@ NOTHING_QUALIFIES = math.nextafter(1.0, 2.0)
 
 
 def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.95,
-                        min_support: int = 20, delta: float | None = None) -> float:
+                        min_support: int = 20, delta: float | None = None, grid: bool = False) -> float:
     """A confidence threshold t: predictions with confidence >= t are auto-routed.
     ``NOTHING_QUALIFIES`` (just above 1.0, so no probability reaches it) if none qualifies.
 
@@ -53,6 +53,12 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
     100% of the time (234 for 0.95 at delta 0.05), and at least ``min_support``. That count depends
     on ``target`` and ``delta`` only, never on the labels, so the guarantee holds; starting lower
     would let one early error among the most confident predictions stop the sequence.
+
+    ``grid``: test only where the count of predictions above the threshold crosses a multiple of
+    that start count (234, 468, 702, ... at 0.95 and 0.05) instead of at every distinct confidence.
+    The same guarantee (the grid depends on the counts, never on the labels), fewer tests in the
+    sequence, so a short run of errors between two grid points no longer ends it; the threshold
+    lands on the grid, a few hundred predictions apart.
     """
     if len(confidence) == 0:
         return NOTHING_QUALIFIES
@@ -66,6 +72,10 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
     ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))  # last index of each tie group
     need = max(min_support, _power_start(target, delta))
     ends = ends[n[ends] >= need]
+    if grid and len(ends):
+        # The first tie-group end at or past each multiple of ``need``.
+        steps = n[ends] // need
+        ends = ends[np.append(True, steps[1:] != steps[:-1])]
     s, m = hits[ends], n[ends]
     lower = np.where(s > 0, beta.ppf(delta, np.maximum(s, 1), m - s + 1), 0.0)
     failed = np.flatnonzero(lower < target)

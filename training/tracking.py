@@ -59,7 +59,7 @@ def log_training_run(manifest: dict, model_dir: Path, report: dict | None, repor
     with mlflow.start_run(run_name=f"train-{manifest['model_version']}") as run:
         cfg = manifest["config"]
         params = {"folds": cfg["folds"], "seed": cfg["seed"], "precision_target": cfg["precision_target"],
-                  "precision_delta": cfg.get("precision_delta"),
+                  "precision_delta": cfg.get("precision_delta"), "threshold_grid": cfg.get("threshold_grid"),
                   "critical_recall_target": cfg["critical_recall_target"], "data_sha256": manifest["data"]["sha256"],
                   "data_n": manifest["data"]["n"], "heads": ",".join(manifest["heads"]),
                   "git_commit": manifest.get("git_commit") or "unknown"}
