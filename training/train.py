@@ -158,14 +158,16 @@ def fit_and_validate(ds: Dataset, config: TrainConfig, progress: bool = True, fi
                      ) -> tuple[dict, TriageModel | None, LanguageIdentifier | None]:
     """The validation fits (k-fold, or one holdout on large data) and, with ``final``, the fit on
     all data, run in parallel processes (``config.n_jobs``); with ``langid_data`` (texts,
-    languages), the language identifier's fit too, scheduled first as the longest task.
+    languages), the language identifier's fit too.
 
     Returns out-of-fold probabilities per head plus ``classes`` and ``validated`` (the mask of rows
     that have them), the final model and the language identifier (None when not asked for)."""
-    tasks = [(tr, va) for tr, va in _splits(ds, config)] + ([(None, None)] if final else [])
+    # Longest first, so the two cores finish together: the final fit (all rows), then the
+    # validation fits, then language ID (on 13,598 messages about 18 / 14 / 11 s of one core each).
+    tasks = ([(None, None)] if final else []) + [(tr, va) for tr, va in _splits(ds, config)]
     jobs = [delayed(_fit)(ds, config, tr, va) for tr, va in tasks]
     if langid_data is not None:
-        jobs.insert(0, delayed(_fit_langid)(*langid_data, config.langid_class_weight))
+        jobs.append(delayed(_fit_langid)(*langid_data, config.langid_class_weight))
     run = Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(jobs)
     oof: dict[str, np.ndarray] = {}
     classes = {h: sorted({v for v in ys if v is not None}) for h, ys in ds.labels.items()}
