@@ -68,3 +68,12 @@ def test_grid_tests_only_at_multiples_of_the_start_count_and_survives_a_short_ru
     assert (conf >= grid).sum() > 2 * need  # the grid steps over it...
     assert (conf >= grid).sum() % need == 0  # ...and lands on a multiple of the start count
     assert (conf >= grid).sum() <= 1500  # but not into the bad tail
+
+
+def test_grid_also_tests_all_predictions_so_a_clean_tail_is_routed():
+    from training.metrics import _power_start
+
+    need = _power_start(0.95, 0.05)
+    conf = np.linspace(1.0, 0.0, 2 * need - 1, endpoint=False)
+    correct = np.ones(len(conf), bool)
+    assert precision_threshold(conf, correct, 0.95, delta=0.05, grid=True) == conf[-1]

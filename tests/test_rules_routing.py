@@ -51,24 +51,43 @@ def test_emergency_rules_stay_quiet_on_ordinary_messages(rules, text):
     assert hits(rules, text) == []
 
 
-@pytest.mark.parametrize("text", ["В подъезде не горит свет уже неделю, КСК молчит", "Fonari ne goryat na ulitse",
-                                  "there is no gas smell anymore, thanks", "дверь не заперта, лифт работает"])
-def test_a_match_right_after_a_negation_is_not_a_hit(rules, text):
-    assert hits(rules, text) == []
+def rule_hits(rules, text, language):
+    return [h.label for h in rules.find(skeleton(normalize(text)), language)]
 
 
-@pytest.mark.parametrize("text,rule", [("Ребенок не дышит, скорая не едет", "medical"),
-                                       ("Не могу дозвониться, горит квартира на 5 этаже", "fire"),
-                                       ("В подъезде не горит свет, а в щитке горит проводка", "fire")])
-def test_negations_elsewhere_or_inside_a_pattern_keep_the_hit(rules, text, rule):
-    assert rule in hits(rules, text)
+@pytest.mark.parametrize("text,language", [
+    ("В подъезде не горит свет уже неделю, домофон сломан", "ru"),  # "горит ... дом*" matched "домофон"
+    ("В доме свет не горит третий день", "ru"),                       # the negation right before the verb
+    ("The building is not on fire, it was steam from the heating pipe", "en"),
+])
+def test_a_negated_match_is_not_a_hit(rules, text, language):
+    assert rule_hits(rules, text, None) != []  # without the language's negations it would fire
+    assert rule_hits(rules, text, language) == []
 
 
-def test_negations_come_from_the_rules_file():
-    plain = EmergencyRules({"fire": {"urgency": "critical", "patterns": ["горит ... подъезд*"]}})
-    negated = EmergencyRules({"fire": {"urgency": "critical", "patterns": ["горит ... подъезд*"]}}, ["не"])
+@pytest.mark.parametrize("text,language,rule", [
+    ("Ребенок не дышит, скорая не едет", "ru", "medical"),           # the negation is part of the pattern
+    ("Не могу дозвониться, горит квартира на 5 этаже", "ru", "fire"),  # a negation elsewhere
+    ("Свет есть, но горит проводка в щитке", "ru", "fire"),          # "но" folds to "no": not a negation
+    ("Света нет, пожар в подъезде", "ru", "fire"),                   # "нет" is not in the list
+    ("Газ не пахнет, но запах газа в подъезде", "ru", "gas_leak"),
+    ("Нет! Горит квартира!", "ru", "fire"),
+    ("Квартира не знаю чья горит, дым валит", "ru", "fire"),         # not right before the verb
+    ("Не жанып жатыр? Подъезд толы түтін", "kk", "fire"),            # Kazakh "не" is "what"
+    ("Не горит? Нет, горит квартира!", "ru", "fire"),                # a later match is not negated
+])
+def test_negations_elsewhere_or_inside_a_pattern_keep_the_hit(rules, text, language, rule):
+    assert rule in rule_hits(rules, text, language)
+
+
+def test_negations_are_per_language_and_single_words():
+    spec = {"fire": {"urgency": "critical", "patterns": ["горит ... подъезд*"]}}
     text = skeleton(normalize("не горит свет в подъезде"))
-    assert [h.label for h in plain.find(text)] == ["fire"] and negated.find(text) == []
+    negated = EmergencyRules(spec, {"ru": ["не"]})
+    assert [h.label for h in EmergencyRules(spec).find(text, "ru")] == ["fire"]
+    assert negated.find(text, "ru") == [] and [h.label for h in negated.find(text, "kk")] == ["fire"]
+    with pytest.raises(ValueError, match="one word"):
+        EmergencyRules(spec, {"en": ["do not"]})
 
 
 def test_raise_urgency_never_lowers():

@@ -55,10 +55,11 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
     would let one early error among the most confident predictions stop the sequence.
 
     ``grid``: test only where the count of predictions above the threshold crosses a multiple of
-    that start count (234, 468, 702, ... at 0.95 and 0.05) instead of at every distinct confidence.
-    The same guarantee (the grid depends on the counts, never on the labels), fewer tests in the
-    sequence, so a short run of errors between two grid points no longer ends it; the threshold
-    lands on the grid, a few hundred predictions apart.
+    that start count (234, 468, 702, ... at 0.95 and 0.05), and at all predictions, instead of at
+    every distinct confidence. The same guarantee (the grid depends on the counts, never on the
+    labels), fewer tests in the sequence, so a short run of errors between two grid points no
+    longer ends it (a run that pulls the bound under the target at a grid point still does); the
+    threshold is the lowest grid point that passes, a few hundred predictions apart.
     """
     if len(confidence) == 0:
         return NOTHING_QUALIFIES
@@ -73,9 +74,10 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
     need = max(min_support, _power_start(target, delta))
     ends = ends[n[ends] >= need]
     if grid and len(ends):
-        # The first tie-group end at or past each multiple of ``need``.
+        # The first tie-group end at or past each multiple of ``need``, and the last one (all
+        # predictions), so the tail past the last multiple can still be routed.
         steps = n[ends] // need
-        ends = ends[np.append(True, steps[1:] != steps[:-1])]
+        ends = np.unique(np.append(ends[np.append(True, steps[1:] != steps[:-1])], ends[-1]))
     s, m = hits[ends], n[ends]
     lower = np.where(s > 0, beta.ppf(delta, np.maximum(s, 1), m - s + 1), 0.0)
     failed = np.flatnonzero(lower < target)

@@ -68,7 +68,7 @@ class TrainConfig:
     thresholds_per_language: bool = True
     # Test the precision bound only where the count of predictions above the threshold crosses a
     # multiple of the start count (234 at 0.95 / 0.05), not at every distinct confidence: same
-    # guarantee, and a short run of errors no longer ends the sequence early (train-only evidence:
+    # guarantee, and a short run of errors between grid points no longer ends the sequence (train-only evidence:
     # bench/threshold_rule.py; with the fifth writing round, Kazakh urgency stopped at 6% coverage).
     threshold_grid: bool = True
     # The critical threshold minimizes expected cost on out-of-fold predictions, a missed emergency
@@ -205,7 +205,8 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
     if "urgency" in heads and "critical" in classes["urgency"]:
         y = np.array(ds.labels["urgency"], dtype=object)
         p = oof["urgency"][:, classes["urgency"].index("critical")]
-        rule_hit = np.array([bool(validated[i]) and bool(rules.find(skeleton(normalize(t))))
+        langs = ds.languages or [None] * len(ds.texts)
+        rule_hit = np.array([bool(validated[i]) and bool(rules.find(skeleton(normalize(t)), langs[i]))
                              for i, t in enumerate(ds.texts)])
         is_crit = (y == "critical") & validated
         grid = [float(round(t, 2)) for t in np.arange(0.5, 0.019, -0.01)]

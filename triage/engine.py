@@ -216,7 +216,7 @@ class Triage:
                 reasons.append("authority_from_topic_default")
 
         override = False
-        for hit in self.rules.find(prep.skeletons[row]):
+        for hit in self.rules.find(prep.skeletons[row], language[0]):
             rule = self.rules.rules[hit.label]
             reasons.append(f"rule:{hit.label}:{hit.text}")
             if urgency is not None:

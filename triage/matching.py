@@ -23,18 +23,28 @@ _GAP = "..."
 
 @dataclass(frozen=True)
 class Hit:
-    """One pattern match: the label it votes for, the pattern's id, the matched words and the
-    word before them (``""`` at the start of the text)."""
+    """One pattern match: the label it votes for, the pattern's id and the matched words.
+    ``before``: the word right before the match and ``before_last`` the word right before its last
+    word (inside the match), each only when nothing but spaces separates them from what follows
+    (``""`` otherwise): what a negation check needs ("не горит", "свет не горит")."""
 
     label: str
     pattern: str
     text: str
-    preceding: str = field(default="", compare=False)
+    before: str = field(default="", compare=False)
+    before_last: str = field(default="", compare=False)
 
 
 def words(skel: str) -> list[str]:
     """The word tokens the matcher sees (punctuation and hyphens dropped)."""
     return _WORD.findall(skel)
+
+
+def _adjacent_before(skel: str, spans: list[tuple[int, int]], i: int) -> str:
+    """Token ``i - 1`` when only whitespace separates it from token ``i``, else ``""``."""
+    if i <= 0:
+        return ""
+    return skel[spans[i - 1][0]:spans[i - 1][1]] if not skel[spans[i - 1][1]:spans[i][0]].strip() else ""
 
 
 def _alternative(alt: str) -> tuple[list[str], bool]:
@@ -165,5 +175,7 @@ class PatternMatcher:
             for _, start, end in self._matchers[key](doc):
                 spans.append((start, end, key))
         spans.sort()
-        return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e]), toks[s - 1] if s else "")
+        offsets = [m.span() for m in _WORD.finditer(skel)]
+        return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e]),
+                    _adjacent_before(skel, offsets, s), _adjacent_before(skel, offsets, e - 1) if e - s > 1 else "")
                 for s, e, k in spans]

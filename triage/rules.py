@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ class Rule:
 class EmergencyRules:
     """Life-threatening situations. Rules may only raise urgency and set the authority."""
 
-    def __init__(self, rules: dict[str, dict], negations: Sequence[str] = ()):
+    def __init__(self, rules: dict[str, dict], negations: Mapping[str, Sequence[str]] | None = None):
         self.rules = {
             rid: Rule(rid, spec.get("urgency"), spec.get("authority")) for rid, spec in rules.items()
         }
@@ -33,20 +33,33 @@ class EmergencyRules:
             if r.urgency is not None and r.urgency not in URGENCY_ORDER:
                 raise ValueError(f"rule {r.id}: unknown urgency {r.urgency!r}")
         self.matcher = PatternMatcher({rid: spec["patterns"] for rid, spec in rules.items()})
-        # A match right after a negation ("не горит свет": the light is out, nothing burns) is not
-        # a hit. Patterns that need the negation ("не дышит") include it, so it is part of the match.
-        self.negations = frozenset(w for n in negations for w in words(skeleton(normalize(n))))
+        self._pattern_words = {p: set(words(skeleton(normalize(p.replace("*", " ").replace("|", " ")))))
+                               for spec in rules.values() for p in spec["patterns"]}
+        # Per language, the words that negate the word right after them: "не горит свет" (the light is
+        # out) is not a fire. Per language because the same letters mean other things elsewhere:
+        # Kazakh "не" is "what", Russian "но" folds to English "no".
+        self.negations: dict[str, frozenset[str]] = {}
+        for lang, ws in (negations or {}).items():
+            folded = [words(skeleton(normalize(w))) for w in ws]
+            if any(len(f) != 1 for f in folded):
+                raise ValueError(f"negations for {lang!r}: one word per entry, got {list(ws)!r}")
+            self.negations[lang] = frozenset(f[0] for f in folded)
 
     @classmethod
     def load(cls, path: Path) -> EmergencyRules:
         spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return cls(spec["rules"], spec.get("negations") or ())
+        return cls(spec["rules"], spec.get("negations"))
 
-    def find(self, skel: str) -> list[Hit]:
-        """One hit per rule (its longest match not right after a negation), in rule order."""
+    def find(self, skel: str, language: str | None = None) -> list[Hit]:
+        """One hit per rule (its longest match), in rule order. In a ``language`` with negations, a
+        match is dropped when a negation stands right before it or right before its last word
+        ("свет не горит"), separated by spaces only, unless the pattern itself has that word
+        ("не дышит")."""
+        negs = self.negations.get(language or "", frozenset())
         best: dict[str, Hit] = {}
         for h in self.matcher.find(skel):
-            if h.preceding in self.negations:
+            if negs and ((h.before in negs or h.before_last in negs)
+                         and not {h.before, h.before_last} & negs & self._pattern_words[h.pattern]):
                 continue
             if h.label not in best or len(h.text) > len(best[h.label].text):
                 best[h.label] = h
