@@ -73,7 +73,7 @@ def test_a_negated_match_is_not_a_hit(rules, text, language):
     ("Газ не пахнет, но запах газа в подъезде", "ru", "gas_leak"),
     ("Нет! Горит квартира!", "ru", "fire"),
     ("Квартира не знаю чья горит, дым валит", "ru", "fire"),         # not right before the verb
-    ("Не жанып жатыр? Подъезд толы түтін", "kk", "fire"),            # Kazakh "не" is "what"
+    ("Не жанып жатыр?! Бесінші қабат", "kk", "fire"),                # Kazakh "не" is "what"
     ("Не горит? Нет, горит квартира!", "ru", "fire"),                # a later match is not negated
 ])
 def test_negations_elsewhere_or_inside_a_pattern_keep_the_hit(rules, text, language, rule):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from triage.matching import Hit, PatternMatcher, words
+from triage.matching import Hit, PatternMatcher, compile_pattern, words
 from triage.text import normalize, skeleton
 
 URGENCY_ORDER = ("low", "medium", "high", "critical")
@@ -33,7 +33,8 @@ class EmergencyRules:
             if r.urgency is not None and r.urgency not in URGENCY_ORDER:
                 raise ValueError(f"rule {r.id}: unknown urgency {r.urgency!r}")
         self.matcher = PatternMatcher({rid: spec["patterns"] for rid, spec in rules.items()})
-        self._pattern_words = {p: set(words(skeleton(normalize(p.replace("*", " ").replace("|", " ")))))
+        # The words each pattern asks for: a negation it contains ("не дышит") negates nothing.
+        self._pattern_words = {p: {w for alts in compile_pattern(p)[1] for w, _ in alts}
                                for spec in rules.values() for p in spec["patterns"]}
         # Per language, the words that negate the word right after them: "не горит свет" (the light is
         # out) is not a fire. Per language because the same letters mean other things elsewhere:
