@@ -5,6 +5,10 @@
 Reports medians over repeats: batch throughput (messages/s on one process), single-message
 latency p50/p99, and the share of time spent in the rule and gazetteer matchers. The machine is
 shared and noisy: compare numbers from one run, side by side, not across runs.
+
+Side by side with another commit: check it out with ``git worktree add`` and run this script there
+with ``PYTHONPATH=<worktree>`` (an editable install imports the main checkout's ``triage`` otherwise)
+and ``TRIAGE_MODEL_DIR=<worktree>/models/default``; the output names the code and model that ran.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
+import triage
 from triage.engine import Triage
 from triage.io import read_records
 from triage.settings import get_settings
@@ -47,7 +54,12 @@ def main() -> int:
         t.classify(x, explain=False)
         single.append((time.perf_counter() - t0) * 1e3)
     single.sort()
+    code = Path(triage.__file__).resolve().parents[1]
+    commit = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
     out = {
+        "code": f"{code} ({commit or 'unknown commit'})",
+        "model_version": t.version,
         "messages": len(texts),
         "batch_msgs_per_s_median": round(statistics.median(batch)),
         "rules_us_per_msg_median": round(statistics.median(rules), 1),

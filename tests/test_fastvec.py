@@ -100,3 +100,36 @@ def test_language_id_features_equal_sklearns_own_vectorizers():
         one = lid._features([t])
         assert one.has_sorted_indices
         np.testing.assert_allclose(one.toarray(), ref[i].toarray(), rtol=1e-6, atol=1e-7)
+
+
+def test_language_id_cascade_answers_like_the_full_model(triage_model, test_records, monkeypatch):
+    """The lingua-free model answers alone only when sure; its languages are the full model's, and
+    lingua runs only for the close calls."""
+    import triage.langid as langid_module
+    from triage.text import normalize
+
+    lid = triage_model.langid
+    assert lid.fast_ is not None and lid.cascade is not None
+    texts = [normalize(r["text"]) for r in test_records]
+    seen = []
+    real = langid_module.lingua_confidences
+    monkeypatch.setattr(langid_module, "lingua_confidences", lambda ts, **kw: seen.extend(ts) or real(ts, **kw))
+    cascade = lid.predict(texts)
+    asked = list(seen)
+    monkeypatch.setattr(lid, "fast_", None)
+    full = lid.predict(texts)
+    assert np.mean(cascade == full) >= 0.995, np.flatnonzero(cascade != full)
+    assert 0 < len(asked) < 0.2 * len(texts)  # the close calls only
+
+
+def test_language_id_cascade_falls_back_to_the_full_model_for_every_close_call():
+    from triage.langid import LanguageIdentifier
+
+    texts = ["нет света третий день", "бизде уш кун су жок", "no water since monday", "üiimizde jylu joq",
+             "Свет жоқ үйде", "улица темная", "kashan jondeisinder", "the bus is late again"] * 3
+    langs = ["ru", "kk", "en", "kk", "kk", "ru", "kk", "en"] * 3
+    lid = LanguageIdentifier(n_features=2**12, cascade=1.01).fit(texts, langs)  # never sure enough
+    proba = lid.predict_proba(texts)
+    lid.fast_ = None
+    np.testing.assert_allclose(proba, lid.predict_proba(texts))
+    assert LanguageIdentifier(n_features=2**12, cascade=None).fit(texts, langs).fast_ is None

@@ -42,14 +42,16 @@ class FastTransformer:
         self.vocab = getattr(vec, "vocabulary_", None)
         self._cache: dict[str, tuple] = {}
 
-    def _word_units(self, word: str) -> tuple:
-        # Tuples of ints/strings: the garbage collector stops tracking them, so a large cache adds
-        # nothing to collection pauses.
+    def _word_units(self, word: str) -> bytes:
+        # Packed int64 columns: joining a document's words is one bytes.join and one frombuffer
+        # per batch, where a list of Python ints cost a list.extend per word and a conversion per
+        # n-gram. Bytes are not tracked by the garbage collector, so a large cache adds nothing to
+        # collection pauses.
         grams = self.vec._char_wb_ngrams(word)
         if self.kind == "tfidf":
             vocab = self.vocab
-            return tuple(vocab[g] for g in grams if g in vocab)
-        return tuple(self._hash(g) for g in grams)
+            return _pack([vocab[g] for g in grams if g in vocab])
+        return _pack([self._hash(g) for g in grams])
 
     def _hash(self, gram: str) -> int:
         """The column of a hashed n-gram as HashingVectorizer computes it (signed murmurhash3 of
@@ -59,25 +61,27 @@ class FastTransformer:
         col = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
         return ~col if self.vec.alternate_sign and h < 0 else col
 
-    def units(self, doc: str) -> list:
-        """Vocabulary indices (TF-IDF) or hashed columns (``~column`` for a -1 sign) of one
-        document, with repeats."""
-        if not self.by_word:
-            toks = self.analyze(doc)
-            if self.kind == "tfidf":
-                vocab = self.vocab
-                return [vocab[t] for t in toks if t in vocab]
-            return [self._cached(t, self._hash) for t in toks]
-        out: list = []
-        for w in self.preprocess(self.vec.decode(doc)).split():
-            out.extend(self._cached(w, self._word_units))
-        return out
+    def _token_units(self, token: str) -> bytes:
+        if self.kind == "tfidf":
+            col = self.vocab.get(token)
+            return b"" if col is None else _pack([col])
+        return _pack([self._hash(token)])
 
-    def _cached(self, key: str, compute):
-        value = self._cache.get(key)
-        if value is None:
-            value = remember(self._cache, key, compute(key), WORD_CACHE_SIZE)
-        return value
+    def units(self, doc: str) -> bytes:
+        """Vocabulary indices (TF-IDF) or hashed columns (``~column`` for a -1 sign) of one
+        document, with repeats, packed as native int64 (``np.frombuffer(units, np.int64)``)."""
+        cache = self._cache
+        if self.by_word:
+            toks, compute = self.preprocess(self.vec.decode(doc)).split(), self._word_units
+        else:
+            toks, compute = self.analyze(doc), self._token_units
+        out = []
+        for t in toks:
+            u = cache.get(t)
+            if u is None:
+                u = remember(cache, t, compute(t), WORD_CACHE_SIZE)
+            out.append(u)
+        return b"".join(out)
 
     def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
         return to_csr(self.triplets(docs), len(docs))
@@ -98,7 +102,7 @@ class FastTransformer:
         if len(docs) == 1 and not signed:
             # One message (the service's and classify()'s case): counting in a dict is cheaper
             # than numpy's sort-based counting, whose fixed per-call costs dominate here.
-            counted = Counter(self.units(docs[0]))
+            counted = Counter(np.frombuffer(self.units(docs[0]), dtype=np.int64).tolist())
             cols_u = np.fromiter(counted.keys(), dtype=np.int64, count=len(counted))
             counts = np.fromiter(counted.values(), dtype=vec.dtype, count=len(counted))
             order = cols_u.argsort()
@@ -129,13 +133,10 @@ class FastTransformer:
         """(rows, columns, counts) of a batch, duplicates summed (hashed signs included): scipy's
         ``sum_duplicates`` sorts each row on its own in C++, about 3x faster than one global
         ``np.unique`` over (row, column) keys."""
-        cols: list[int] = []
+        packed = [self.units(doc) for doc in docs]
         indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-        for i, doc in enumerate(docs):
-            u = self.units(doc)
-            cols.extend(u)
-            indptr[i + 1] = len(cols)
-        c = np.asarray(cols, dtype=np.int64)
+        np.cumsum([len(u) // 8 for u in packed], out=indptr[1:])
+        c = np.frombuffer(b"".join(packed), dtype=np.int64).copy()
         values = np.ones(len(c), dtype=self.vec.dtype)
         if signed:
             negative = c < 0
@@ -145,6 +146,10 @@ class FastTransformer:
         X.sum_duplicates()
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(X.indptr))
         return rows, X.indices.astype(np.int64), X.data
+
+
+def _pack(columns: list[int]) -> bytes:
+    return np.array(columns, dtype=np.int64).tobytes()
 
 
 class Triplets(NamedTuple):
