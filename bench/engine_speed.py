@@ -55,7 +55,7 @@ def main() -> int:
         single.append((time.perf_counter() - t0) * 1e3)
     single.sort()
     code = Path(triage.__file__).resolve().parents[1]
-    commit = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True,
+    commit = subprocess.run(["git", "-C", str(code), "describe", "--always", "--dirty"], capture_output=True,
                             text=True).stdout.strip()
     out = {
         "code": f"{code} ({commit or 'unknown commit'})",

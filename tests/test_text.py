@@ -137,3 +137,58 @@ def test_printable_fast_path_keeps_what_the_character_filter_keeps(text):
         assert lone_surrogate or not kept.strip()
         return
     assert got.text == kept
+
+
+def _emoji_package(text: str) -> str:
+    import emoji
+
+    from triage.text import _emoji_name
+
+    return emoji.replace_emoji(text, replace=_emoji_name)
+
+
+def test_emoji_runs_are_replaced_like_the_emoji_package_on_the_whole_dataset(train_records, test_records):
+    from triage.text import maybe_emoji, replace_emojis
+
+    texts = [unicodedata.normalize("NFKC", r["text"]) for r in train_records + test_records]
+    with_emoji = [t for t in texts if maybe_emoji(t)]
+    assert len(with_emoji) > 1000
+    assert [replace_emojis(t) for t in with_emoji] == [_emoji_package(t) for t in with_emoji]
+
+
+def _emoji_pieces():
+    import emoji
+
+    from triage.text import _EMOJI_CHARS
+
+    keys = sorted(emoji.EMOJI_DATA)
+    return st.lists(st.one_of(st.sampled_from(keys), st.sampled_from(sorted(_EMOJI_CHARS)),
+                              st.sampled_from(list("ab 1#*!.жқ\u200d\ufe0f\u20e3"))), max_size=12).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_emoji_pieces())
+def test_emoji_runs_are_replaced_like_the_emoji_package_on_any_mix(text):
+    from triage.text import replace_emojis
+
+    assert replace_emojis(text) == _emoji_package(text)
+
+
+def _script_by_regex(text: str) -> str:
+    import re
+
+    cyr = len(re.findall(r"[\u0400-\u04FF]", text))
+    lat = len(re.findall(r"[A-Za-z\u00C0-\u024F]", text))
+    return "Latn" if lat > cyr else "Cyrl"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.one_of(st.characters(min_codepoint=0x20, max_codepoint=0x52F),
+                                  st.sampled_from("әқ ǵ ɏ ɐ ɀ ÿ Ā ÀЀӿԀ😀")), max_size=30))
+def test_script_counts_letters_like_the_regex_definition(text):
+    assert script_of(text) == _script_by_regex(text)
+
+
+def test_script_of_every_dataset_message_matches_the_regex_definition(train_records, test_records):
+    texts = [r["text"] for r in train_records + test_records]
+    assert [script_of(t) for t in texts] == [_script_by_regex(t) for t in texts]

@@ -138,16 +138,14 @@ class PatternMatcher:
             keys |= self._prefix.get(tok[:k], set())
         return remember(self.__dict__.setdefault("_token_cache", {}), tok, frozenset(keys), TOKEN_CACHE_SIZE)
 
-    def _candidates(self, toks: list[str]) -> set[str]:
-        found: set[str] = set()
+    def _keys(self, toks: list[str]) -> list[frozenset[str]]:
+        """Per token, the patterns whose index words it matches."""
         cache = self.__dict__.setdefault("_token_cache", {})
+        out = []
         for tok in toks:
-            keys = cache.get(tok)
-            if keys is None:
-                keys = self._token_keys(tok)
-            if keys:
-                found |= keys
-        return found
+            k = cache.get(tok)
+            out.append(self._token_keys(tok) if k is None else k)
+        return out
 
     @staticmethod
     def _present(alts: list[Anchor], toks: list[str], tokset: set[str]) -> bool:
@@ -156,19 +154,20 @@ class PatternMatcher:
     def find(self, skel: str) -> list[Hit]:
         """All hits in one skeleton text, in text order."""
         toks = words(skel)
-        candidates = self._candidates(toks)
+        keys = self._keys(toks)
+        candidates: set[str] = set().union(*keys)
         if candidates:
             tokset = set(toks)
             candidates = {k for k in candidates
                           if all(self._present(alts, toks, tokset) for alts in self._required[k])}
         if not candidates:
             return []
-        spans = []
+        # A one-word pattern's only word is its index word: the tokens it matches are those whose
+        # keys hold it.
+        spans = [(i, i + 1, k) for i, ks in enumerate(keys) for k in ks if k in candidates and k in self._single]
         doc = None
         for key in sorted(candidates):
-            single = self._single.get(key)
-            if single is not None:
-                spans += [(i, i + 1, key) for i, t in enumerate(toks) if self._present(single, [t], {t})]
+            if key in self._single:
                 continue
             if doc is None:
                 doc = Doc(self.vocab, words=toks)
