@@ -43,6 +43,28 @@ def test_stored_explanation_drops_terms_with_digits(store):
     assert store.get_message(s.id)["prediction"]["explanation"]["topic"] == [["яма", 1.2]]
 
 
+def test_every_field_of_a_batch_is_stored_with_its_own_id_in_order(store):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from triage.store.tables import Message
+
+    posted = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    items = [NewMessage(f"яма номер {i}", "telegram", f"ext-{i}", f"author {i}", posted, {"note": f"n{i}", "i": i})
+             for i in range(40)]
+    saved = store.save_classified(items, [_pred(conf=0.5 + i / 100) for i in range(40)])
+    assert len({s.id for s in saved}) == 40 and not any(s.duplicate for s in saved)
+    with store.sessions() as session:
+        rows = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_([s.id for s in saved])))}
+    for i, s in enumerate(saved):
+        m = rows[s.id]
+        assert (m.external_id, m.author, m.extra, m.topic_confidence, m.language, m.model_version) == (
+            f"ext-{i}", f"author {i}", {"note": f"n{i}", "i": i}, 0.5 + i / 100, "ru", "m1")
+        assert m.posted_at.replace(tzinfo=UTC) == posted and m.created_at is not None
+        assert m.prediction["topic"]["confidence"] == 0.5 + i / 100 and m.in_queue is not None
+
+
 def test_concurrent_retries_of_one_message_store_one_row(store):
     ids, errors = [], []
 

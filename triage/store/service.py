@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, tuple_, update
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, tuple_, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -98,6 +99,11 @@ def _safe_explanation(prediction: dict) -> dict:
         for h, feats in (prediction.get("explanation") or {}).items()
     }
     return p
+
+
+# ORM attribute -> table column ("extra" is stored in the column "metadata"): Core inserts take column
+# keys and would silently skip an attribute name, so every row key is looked up here (KeyError if unknown).
+_MESSAGE_COLUMNS = {attr.key: attr.columns[0].key for attr in sa_inspect(Message).column_attrs}
 
 
 def hash_key(plain: str) -> str:
@@ -197,11 +203,15 @@ class Store:
                 new_rows.append(self._row(m, pred, now))
                 new_idx.append(i)
             if new_rows:
-                objs = [Message(**r) for r in new_rows]
-                s.add_all(objs)
-                s.flush()
-                for i, obj in zip(new_idx, objs, strict=True):
-                    out[i] = Stored(obj.id, False, obj.prediction)
+                # Core executemany with RETURNING in parameter order: on PostgreSQL one multi-row
+                # INSERT per 1,000 rows; on SQLite one statement per row but without the ORM's unit
+                # of work (about 1.7x less time per message than add_all + flush, README "Speed").
+                table = Message.__table__
+                params = [{_MESSAGE_COLUMNS[k]: v for k, v in r.items()} for r in new_rows]
+                ids = s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                params).scalars().all()
+                for i, row, message_id in zip(new_idx, new_rows, ids, strict=True):
+                    out[i] = Stored(message_id, False, row["prediction"])
             for i, m in enumerate(items):
                 if out[i] is None:  # repeated within this batch
                     first = out[pending[(m.channel, m.external_id)]]
