@@ -187,3 +187,30 @@ def test_trained_model_has_per_language_thresholds(trained):
     m = Triage.load(trained).manifest
     assert set(m["thresholds_by_language"]) == {"topic", "authority", "urgency"}
     assert all(set(by) == {"kk", "ru", "en"} for by in m["thresholds_by_language"].values())
+
+
+def test_a_rule_label_the_city_model_never_saw_is_explained_without_features(tmp_path):
+    """A city's own taxonomy may lack the emergency rules' labels (emergency_service, critical): a
+    rule still sets them, with confidence 0, and the explanation of that head is empty, not a crash."""
+    rows = [("Trash not collected on our street", "garbage", "utilities", "routine"),
+            ("Bins overflowing again, smells awful", "garbage", "utilities", "routine"),
+            ("Bus 12 is always late", "buses", "transport", "routine"),
+            ("The bus driver was rude to my mother", "buses", "transport", "routine"),
+            ("Smoke and flames in the building, burning!", "garbage", "utilities", "urgent"),
+            ("Bus on fire near the stop, people inside", "buses", "transport", "urgent")] * 6
+    data = tmp_path / "city.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "topic", "authority", "urgency"])
+        for i, row in enumerate(rows):
+            w.writerow([f"{row[0]} #{i}", *row[1:]])
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--output", str(out), "--no-mlflow"]) == 0
+    t = Triage.load(out)
+    assert "emergency_service" not in t.model.classes_["authority"]
+    r = t.classify("The building is on fire, smoke everywhere!", explain=True)
+    assert any(reason.startswith("rule:fire:") for reason in r.reasons)
+    assert (r.authority.label, r.authority.confidence) == ("emergency_service", 0.0)
+    assert (r.urgency.label, r.urgency.confidence) == ("critical", 0.0)
+    assert r.explanation["authority"] == [] and r.explanation["urgency"] == []
+    assert r.explanation["topic"]  # the topic head knows its label

@@ -186,9 +186,12 @@ class Triage:
         """The features that pushed ``head`` towards ``label`` most: value x weight, top EXPLAIN_K.
         ``idx``/``data`` are the row's CSR slices (slicing a CSR row object is slow)."""
         w = self.model.weights(head)
-        if w is None or len(idx) == 0:
+        classes = self.model.classes_[head]
+        # A rule may set a label the model never saw (a city's taxonomy without emergency_service or
+        # critical): no feature of the model points at it.
+        if w is None or len(idx) == 0 or label not in classes:
             return []
-        c = self.model.classes_[head].index(label)
+        c = classes.index(label)
         contrib = data * w[c, idx]
         k = min(EXPLAIN_K, len(contrib))
         top = np.argpartition(-contrib, k - 1)[:k]
