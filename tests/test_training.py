@@ -214,3 +214,22 @@ def test_a_rule_label_the_city_model_never_saw_is_explained_without_features(tmp
     assert (r.urgency.label, r.urgency.confidence) == ("critical", 0.0)
     assert r.explanation["authority"] == [] and r.explanation["urgency"] == []
     assert r.explanation["topic"]  # the topic head knows its label
+
+    # The service (which always explains) answers and stores it too.
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from triage.settings import Settings
+    from triage.store import Store, upgrade
+
+    store = Store(f"sqlite:///{tmp_path / 'city.db'}", quality_sample_rate=0.0, key_cache_seconds=0)
+    upgrade(store.engine)
+    settings = Settings(database_url=str(store.engine.url), var_dir=tmp_path / "var", key_cache_seconds=0)
+    with TestClient(create_app(settings, engine=t, store=store), raise_server_exceptions=False) as c:
+        key = {"X-API-Key": store.create_key("admin", "city")}
+        res = c.post("/v1/classify", json={"text": "The building is on fire, smoke everywhere!"}, headers=key)
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["urgency"]["label"] == "critical" and body["stored"] is True
+        assert c.get(f"/v1/messages/{body['message_id']}", headers=key).json()["labels"]["urgency"] == "critical"
+    store.dispose()
