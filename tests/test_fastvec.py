@@ -76,7 +76,7 @@ def test_shipped_model_features_equal_the_sklearn_union(triage_model, test_recor
     skels = [skeleton(normalize(r["text"])) for r in test_records[:100]]
     ref = sp.csr_matrix(triage_model.model.features_.transform(skels))
     np.testing.assert_allclose(triage_model.model.transform(skels).toarray(), ref.toarray(), rtol=1e-4, atol=1e-6)
-    for i in range(0, 100, 7):  # a single message: dict counting, no row sort
+    for i in range(0, 100, 7):  # a single message: one np.unique, no sparse matrix
         np.testing.assert_allclose(triage_model.model.transform(skels[i:i + 1]).toarray(), ref[i].toarray(),
                                    rtol=1e-4, atol=1e-6)
 
@@ -133,3 +133,31 @@ def test_language_id_cascade_falls_back_to_the_full_model_for_every_close_call()
     lid.fast_ = None
     np.testing.assert_allclose(proba, lid.predict_proba(texts))
     assert LanguageIdentifier(n_features=2**12, cascade=None).fit(texts, langs).fast_ is None
+
+
+def test_language_id_pickled_before_the_cascade_loads_and_answers_with_the_full_model():
+    import pickle
+
+    from triage.langid import LanguageIdentifier
+
+    texts = ["нет света третий день", "бизде уш кун су жок", "no water since monday", "üiimizde jylu joq"] * 4
+    langs = ["ru", "kk", "en", "kk"] * 4
+    lid = LanguageIdentifier(n_features=2**12).fit(texts, langs)
+    state = lid.__getstate__()
+    for newer in ("cascade", "fast_"):  # what an identifier saved before the cascade lacks
+        del state[newer]
+    old = LanguageIdentifier.__new__(LanguageIdentifier)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.cascade is None and old.fast_ is None and "cascade=None" in repr(old)
+    lid.set_params(cascade=None)  # switched off after fitting: the full model answers
+    np.testing.assert_allclose(old.predict_proba(texts), lid.predict_proba(texts))
+
+
+def test_language_id_cascade_leaves_a_text_without_features_to_the_full_model(triage_model, monkeypatch):
+    import triage.langid as langid_module
+
+    asked = []
+    real = langid_module.lingua_confidences
+    monkeypatch.setattr(langid_module, "lingua_confidences", lambda ts, **kw: asked.extend(ts) or real(ts, **kw))
+    triage_model.langid.predict_proba(["", "the bus was late again this morning, please fix the schedule"])
+    assert asked == [""]

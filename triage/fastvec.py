@@ -39,7 +39,7 @@ class FastTransformer:
         self.by_word = self.kind is not None and vec.analyzer == "char_wb"
         self.preprocess = vec.build_preprocessor() if self.by_word else None
         self.vocab = getattr(vec, "vocabulary_", None)
-        self._cache: dict[str, tuple] = {}
+        self._cache: dict[str, bytes] = {}
 
     def _word_units(self, word: str) -> bytes:
         # Packed int64 columns: joining a document's words is one bytes.join and one frombuffer

@@ -103,8 +103,7 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
         Kazakh-only letters occur."""
         dense = [[script_of(t) == "Latn" for t in texts], [has_kazakh_letters(t) for t in texts]]
         if lingua:
-            # Identifiers pickled before the option existed were fitted on the high-accuracy mode.
-            dense = [*lingua_confidences(texts, low_accuracy=self.__dict__.get("low_accuracy", False)).T, *dense]
+            dense = [*lingua_confidences(texts, low_accuracy=self.low_accuracy).T, *dense]
         block = np.column_stack(dense).astype(float) * 2.0
         n, k = block.shape
         block = Triplets(np.repeat(np.arange(n, dtype=np.int64), k), np.tile(np.arange(k, dtype=np.int64), n),
@@ -129,12 +128,14 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        fast = self.__dict__.get("fast_")  # identifiers pickled before the cascade have none
-        if fast is None:
+        if self.fast_ is None or self.cascade is None:
             return softmax_proba(self.model_, self._features(texts))
         ngrams = self._ngrams(texts)
-        p = softmax_proba(fast, self._features(texts, ngrams, lingua=False))
-        unsure = np.flatnonzero(p.max(axis=1) < self.cascade)
+        p = softmax_proba(self.fast_, self._features(texts, ngrams, lingua=False))
+        # A text without any n-gram (empty after normalization) would be "sure" on the intercept
+        # and the class weights alone: the full model answers it.
+        featureless = np.bincount(ngrams[0].rows, minlength=len(texts)) == 0
+        unsure = np.flatnonzero((p.max(axis=1) < self.cascade) | featureless)
         if len(unsure) == len(texts):
             return softmax_proba(self.model_, self._features(texts, ngrams))
         if len(unsure):
@@ -143,6 +144,12 @@ class LanguageIdentifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+
+    def __setstate__(self, state):
+        # Identifiers pickled before these options existed: fitted on lingua's high-accuracy mode,
+        # without the cascade's first model.
+        state = {"low_accuracy": False, "cascade": None, "fast_": None, **state}
+        super().__setstate__(state)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
