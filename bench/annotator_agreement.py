@@ -12,6 +12,10 @@ Prints, per head: agreement (accuracy) and Cohen's kappa of the second annotator
 and the model's out-of-fold argmax (``training.train.out_of_fold``, the shipped configuration) against
 the given labels and against the second annotator, overall and on the messages where the two
 annotators agree. About 40 s on 2 cores (one out-of-fold run).
+
+``--audit`` (needs ``pip install cleanlab``): from the same out-of-fold probabilities, the share of each
+writing round's topic labels that cleanlab's ``find_label_issues`` flags as likely label errors, and
+``--show N`` prints N flagged first-round messages (seed 1) to read.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--second", type=Path, default=REPO / "data/samples/agreement/round1_second_annotator.jsonl")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--audit", action="store_true", help="cleanlab label audit of the topic head, per writing round")
+    ap.add_argument("--rounds", default="3550,5994,8458,11170", help="first train row of each later writing round")
+    ap.add_argument("--show", type=int, default=0, help="flagged first-round messages to print")
     args = ap.parse_args()
     train = get_settings().data_dir / "train.jsonl"
     ids = [r["id"] for r in read_records(train)]
@@ -66,9 +73,30 @@ def main() -> int:
         out[h] = res
         print(f"| {h} | {res['annotators_agree']:.3f} | {res['kappa']:.3f} | {res['model_eq_given']:.3f} | "
               f"{res['model_eq_second']:.3f} | {res['model_eq_given_where_agree']:.3f} ({res['n_agree']}) |")
+    if args.audit:
+        out["audit"] = audit(ds, oof, [int(x) for x in args.rounds.split(",")], args.show)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
+
+
+def audit(ds, oof: dict, rounds: list[int], show: int) -> dict:
+    """cleanlab's likely label errors among the topic labels, per writing round."""
+    from cleanlab.filter import find_label_issues
+
+    classes = oof["classes"]["topic"]
+    y = np.array([classes.index(v) for v in ds.labels["topic"]])
+    flagged = np.zeros(len(y), dtype=bool)
+    flagged[find_label_issues(y, oof["topic"], filter_by="prune_by_noise_rate")] = True
+    bounds = [0, *rounds, len(y)]
+    shares = {f"round {k + 1}": float(flagged[lo:hi].mean()) for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))}
+    print("\ncleanlab, topic labels flagged as likely errors: "
+          + ", ".join(f"{name} {share:.1%}" for name, share in shares.items()))
+    first = np.flatnonzero(flagged[:rounds[0]])
+    for i in np.random.default_rng(1).choice(first, size=min(show, len(first)), replace=False):
+        p = oof["topic"][i]
+        print(f"[{i}] given {classes[y[i]]}, model {classes[p.argmax()]} ({p.max():.2f}): {ds.texts[i][:200]}")
+    return shares
 
 
 if __name__ == "__main__":

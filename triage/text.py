@@ -59,6 +59,7 @@ _EMOJI_STARTS = frozenset({e[0] for e in emoji.EMOJI_DATA if not e[0].isascii()}
 # keycaps), plus the joiners and selectors it handles: a run of other characters can hold no emoji.
 _EMOJI_CHARS = frozenset({ch for e in emoji.EMOJI_DATA for ch in e} | {"\u200d", "\u20e3", "\ufe0e", "\ufe0f"})
 EMOJI_CACHE_SIZE = 50_000
+_emoji_runs: dict[str, str] = {}  # a run of emoji characters -> its replacement (see replace_emojis)
 
 
 def maybe_emoji(text: str) -> bool:
@@ -80,9 +81,6 @@ def replace_emojis(text: str) -> str:
                 if done is None else done
         out.append(run)
     return "".join(out)
-
-
-_emoji_runs: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
