@@ -86,7 +86,8 @@ class MetricsMiddleware:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over ``max_bytes``, by Content-Length or while streaming, before parsing."""
+    """413 for bodies over ``max_bytes`` before parsing: by Content-Length, or, for a chunked body
+    (no Content-Length), while reading it here."""
 
     def __init__(self, app, max_bytes: int):
         self.app = app
@@ -95,33 +96,45 @@ class BodyLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        for k, v in scope.get("headers", ()):
-            if k == b"content-length":
-                try:
-                    too_big = int(v) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    return await _reject(send, self.max_bytes)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return msg
-
+        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
+        if length is None:
+            # No Content-Length (chunked): read the body here, so that an oversized one is a 413
+            # before the app parses anything (an exception raised from ``receive`` inside FastAPI's
+            # body parsing would come out as its generic 400).
+            return await self._buffered(scope, receive, send)
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _reject(send, self.max_bytes)
+            too_big = int(length) > self.max_bytes
+        except ValueError:
+            too_big = False
+        if too_big:
+            return await _reject(send, self.max_bytes)
+        # Within its Content-Length the server never hands on more body than that.
+        await self.app(scope, receive, send)
 
+    async def _buffered(self, scope, receive, send):
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request":  # the client went away: the app sees it first thing
+                first = msg
+                break
+            chunks.append(msg.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await _reject(send, self.max_bytes)
+            if not msg.get("more_body", False):
+                first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        replayed = False
 
-class _TooLarge(Exception):
-    pass
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 async def _reject(send, limit: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -24,8 +24,8 @@ def _storable(value: str) -> str:
 def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    try:
-        raw = json.dumps(value, ensure_ascii=False)
+    try:  # NaN and Infinity are not JSON: PostgreSQL refuses them and responses can't carry them
+        raw = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (ValueError, RecursionError):
         raise ValueError("metadata must be plain JSON") from None
     _storable(raw)
@@ -46,7 +46,23 @@ def _depth(v: Any, d: int = 0) -> int:
     return d
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """The same instant in UTC (a time without an offset is taken as UTC), within 1970-2200: SQLite
+    keeps no offset, and PostgreSQL stores years it cannot read back (before year 1 in UTC)."""
+    try:
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("must be a date between 1970 and 2200") from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be a date between 1970 and 2200")
+    return value
+
+
 Str = Annotated[str, AfterValidator(_storable)]
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
 
 EXAMPLE_TEXT = "На проспекте Кабанбай батыра огромная яма, машины объезжают по встречке"
@@ -63,7 +79,8 @@ class ClassifyRequest(BaseModel):
     external_id: Annotated[Str, Field(min_length=1, max_length=200)] | None = Field(
         None, description="The source system's id; with channel, makes retries idempotent.")
     author: Annotated[Str, Field(max_length=200)] | None = None
-    posted_at: datetime | None = None
+    posted_at: UtcDatetime | None = Field(None, description="When it was posted; stored in UTC "
+                                          "(without an offset, taken as UTC).")
     metadata: Annotated[dict[str, Any] | None, AfterValidator(_metadata)] = None
 
 

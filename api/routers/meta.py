@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import metrics
 from api.deps import ANY_ROLE, Principal, get_engine, get_store, principal, require
+from api.schemas import UtcDatetime
 from triage.engine import Triage
 from triage.errors import InvalidRequestError
 from triage.store import Store
@@ -51,22 +52,16 @@ def model(engine: Triage = Depends(get_engine), _: Principal = Depends(require(*
 
 @router.get("/v1/stats", tags=["meta"], summary="Volumes, review backlog and correction rates over a period")
 def stats(
-    since: datetime | None = Query(None, description="Default: 7 days before `until`."),
-    until: datetime | None = Query(None, description="Default: now."),
+    since: UtcDatetime | None = Query(None, description="Default: 7 days before `until`."),
+    until: UtcDatetime | None = Query(None, description="Default: now."),
     store: Store = Depends(get_store),
     _: Principal = Depends(require("reviewer")),
 ):
-    until = _utc(until) or datetime.now(UTC)
-    since = _utc(since) or until - timedelta(days=7)
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=7)
     if since >= until:
         raise InvalidRequestError("since must be before until")
     return store.stats(since, until)
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @router.get("/healthz", tags=["ops"], summary="The process is up")

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import random
 import secrets
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, insert, select, text, tuple_, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.errors import InvalidLabelError, InvalidRequestError, NotFoundError, StoreUnavailableError
@@ -36,6 +37,7 @@ HEADS = ("topic", "authority", "urgency")
 LABEL_FIELDS = (*HEADS, "district")
 ROLES = ("intake", "reviewer", "admin")
 KEY_PREFIX = "trg_"
+AUTHOR_CHARS = Message.__table__.c.author.type.length
 
 
 def utcnow() -> datetime:
@@ -47,6 +49,16 @@ def _aware(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _to_utc(dt: datetime | None) -> datetime | None:
+    """An aware time as the same instant in UTC (SQLite keeps no offset); a naive one is UTC."""
+    if dt is None or dt.tzinfo is None:
+        return dt
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidRequestError("posted_at is out of range") from exc
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -171,6 +183,11 @@ class Store:
                 # whole transaction was rolled back; the next attempt finds that row.
                 if attempt == 2:
                     raise
+            except DBAPIError as exc:
+                # PostgreSQL chose this transaction as a deadlock's or serialization conflict's
+                # victim (rolled back): try again. Anything else means the store is unavailable.
+                if attempt == 2 or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
+                    raise StoreUnavailableError(f"messages not stored: {type(exc).__name__}") from exc
             except SQLAlchemyError as exc:
                 raise StoreUnavailableError(f"messages not stored: {type(exc).__name__}") from exc
         raise AssertionError("unreachable")
@@ -203,6 +220,10 @@ class Store:
                 new_rows.append(self._row(m, pred, now))
                 new_idx.append(i)
             if new_rows:
+                # Keyed rows go in (channel, external_id) order: two batches inserting the same keys
+                # then wait for each other in one order and never deadlock.
+                order = sorted(range(len(new_rows)), key=lambda j: _key_order(items[new_idx[j]]))
+                new_rows, new_idx = [new_rows[j] for j in order], [new_idx[j] for j in order]
                 # Core executemany with RETURNING in parameter order: on PostgreSQL one multi-row
                 # INSERT per 1,000 rows; on SQLite one statement per row but without the ORM's unit
                 # of work (about 1.7x less time per message than add_all + flush, README "Speed").
@@ -222,13 +243,14 @@ class Store:
         # What the classifier read (control, zero-width and bidi characters removed, cut at the
         # configured length), redacted: PostgreSQL refuses NUL, and retraining should see that text.
         red = redact(clean(m.text, self.max_text_chars).text)
-        author = redact(m.author).text if m.author else None
+        # Redaction can lengthen a text ("a@b.kz" -> "[EMAIL]"): cut to the column, marked.
+        author = _fit(redact(m.author).text, AUTHOR_CHARS) if m.author else None
         with self._lock:
             reason, priority = review_priority(pred, self._rng, self.quality_sample_rate)
         stored_pred = _safe_explanation(pred)
         return dict(
             created_at=now, channel=m.channel, external_id=m.external_id, author=author,
-            posted_at=m.posted_at, text=red.text, redactions=dict(red.counts),
+            posted_at=_to_utc(m.posted_at), text=red.text, redactions=dict(red.counts),
             extra=_redact_json(m.metadata) if m.metadata else None,
             model_version=pred.get("model_version", "unknown"), language=pred.get("language"),
             **{h: (pred.get(h) or {}).get("label") for h in HEADS},
@@ -452,14 +474,29 @@ def _chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
 
 
 def _redact_json(value: Any) -> Any:
-    """Client metadata is stored too, so its strings are redacted like the text."""
+    """Client metadata is stored too, so it is redacted like the text: strings, keys, and numbers
+    (a phone or IIN sent as a number is stored as the redacted string)."""
     if isinstance(value, str):
         return redact(value).text
     if isinstance(value, dict):
-        return {str(k): _redact_json(v) for k, v in value.items()}
+        return {redact(str(k)).text: _redact_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact_json(v) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        red = redact(str(value)).text
+        return value if red == str(value) else red
     return value
+
+
+def _key_order(m: NewMessage) -> tuple:
+    return (0, m.channel, m.external_id) if m.external_id is not None else (1, "", "")
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 
 def _encode_cursor(value: float, last_id: int) -> str:
@@ -469,9 +506,12 @@ def _encode_cursor(value: float, last_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[float, int]:
     try:
         value, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return float(value), int(last_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        value, last_id = float(value), int(last_id)
+    except (ValueError, TypeError, json.JSONDecodeError, OverflowError) as exc:
         raise InvalidRequestError("invalid cursor") from exc
+    if not (math.isfinite(value) and 0 <= last_id < 2**63):  # a BIGINT id, a finite key
+        raise InvalidRequestError("invalid cursor")
+    return value, last_id
 
 
 def _effective(m: Message, corrections: Sequence[Correction]) -> dict[str, str | None]:
