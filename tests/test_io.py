@@ -10,10 +10,11 @@ def test_jsonl_bad_lines_become_errors_in_place(tmp_path):
     p = tmp_path / "x.jsonl"
     p.write_bytes(b'{"text": "a"}\n{oops\n[1, 2]\n{"text": "\xff\xfe bad bytes"}\n\n{"text": "b"}\n')
     out = list(iter_records(p))
-    assert [n for n, _ in out] == [1, 2, 3, 4, 6]
+    assert [n for n, _ in out] == [1, 2, 3, 4, 5, 6]  # one answer per line, the empty one included
     kinds = [r["text"] if isinstance(r, dict) else str(r) for _, r in out]
-    assert kinds[0] == "a" and kinds[4] == "b"
+    assert kinds[0] == "a" and kinds[5] == "b"
     assert "invalid JSON" in kinds[1] and "JSON object" in kinds[2] and "UTF-8" in kinds[3]
+    assert kinds[4] == "line 5: empty line"
 
 
 def test_csv_rows_map_to_the_header_and_bad_rows_are_reported(tmp_path):

@@ -11,12 +11,16 @@ from tqdm.auto import tqdm
 
 from training.metrics import head_metrics
 from triage.engine import Triage
+from triage.errors import DataError
 from triage.model import HEADS
 
 BATCH = 256
 
 
 def predict_records(triage: Triage, records: list[dict], text_column: str = "text", progress: bool = True) -> list:
+    missing = next((k for k, r in enumerate(records) if text_column not in r), None)
+    if missing is not None:
+        raise DataError(f"record {missing + 1} has no {text_column!r} field")
     out = []
     for i in tqdm(range(0, len(records), BATCH), desc="classifying", disable=not progress):
         out += triage.classify_batch([r[text_column] for r in records[i:i + BATCH]], errors="return")
@@ -109,8 +113,9 @@ def markdown(report: dict) -> str:
         lines += ["", "Per language (macro-F1 / accuracy):", "",
                   "| head | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
         for h, m in report["heads"].items():
+            # A head may be labelled in some languages only: "–" where it has no rows.
             cells = [f"{m['per_language'][lang]['macro_f1']:.3f} / {m['per_language'][lang]['accuracy']:.3f}"
-                     for lang in langs]
+                     if lang in m["per_language"] else "–" for lang in langs]
             lines.append(f"| {h} | " + " | ".join(cells) + " |")
         routed = [h for h, m in report["heads"].items()
                   if all("coverage" in m["per_language"].get(lang, {}) for lang in langs)]
@@ -129,8 +134,9 @@ def markdown(report: dict) -> str:
         ) + f"; overall {li['overall']:.3f}."]
     if "district" in report:
         d = report["district"]
+        named = "no message names one" if d["recall_when_named"] is None else f"{d['recall_when_named']:.3f}"
         lines += ["", f"District: accuracy {d['accuracy']:.3f}, recall when the text names one "
-                      f"{d['recall_when_named']:.3f}, wrong district set {d['false_district']} times."]
+                      f"{named}, wrong district set {d['false_district']} times."]
     for h, m in report["heads"].items():
         lines += ["", f"## {h}: per-class F1", "", "| label | F1 |", "|---|---:|"]
         lines += [f"| {lab} | {f:.3f} |" for lab, f in sorted(m["per_class_f1"].items())]

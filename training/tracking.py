@@ -6,6 +6,7 @@ it anywhere else."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from triage.settings import get_settings
@@ -35,9 +36,13 @@ def setup():
     return mlflow
 
 
+_UNSAFE = re.compile(r"[^\w\-./:]")
+
+
 def _flatten(prefix: str, d: dict, out: dict) -> dict:
     for k, v in d.items():
-        key = f"{prefix}{k}".replace(" ", "_")
+        # MLflow names allow letters, digits and _ - . / : and spaces; a city's label may hold others.
+        key = _UNSAFE.sub("_", f"{prefix}{k}".replace(" ", "_"))
         if isinstance(v, dict):
             _flatten(key + ".", v, out)
         elif isinstance(v, bool):

@@ -9,6 +9,7 @@ import hashlib
 import platform
 import subprocess
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,22 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
     langs = [r.get(language_column) for r in records]
     languages = langs if all(lang in ("kk", "ru", "en") for lang in langs) else None
     return Dataset(texts, labels, languages, h.hexdigest(), [str(p) for p in paths])
+
+
+def check_labels(ds: Dataset, min_examples: int) -> None:
+    """A clear error for labels no classifier can learn: a head with a single label value, or a
+    label with fewer examples than the calibration folds (each fold needs one of each)."""
+    for head, ys in ds.labels.items():
+        counts = Counter(v for v in ys if v is not None)
+        if len(counts) < 2:
+            raise DataError(f"{head}: every labelled message has the label {next(iter(counts))!r}; a classifier "
+                            f"needs at least two labels (leave the column out to train without this head)")
+        rare = sorted(lab for lab, c in counts.items() if c < min_examples)
+        if rare:
+            shown = ", ".join(f"{lab!r} ({counts[lab]})" for lab in rare[:10])
+            raise DataError(f"{head}: label(s) with fewer than {min_examples} examples: {shown}"
+                            f"{' and more' if len(rare) > 10 else ''}; calibrating a label's confidence needs at "
+                            f"least {min_examples} (add examples, or merge or drop these labels)")
 
 
 def build_model(config: TrainConfig, n: int) -> TriageModel:
@@ -299,6 +316,7 @@ def train(paths: list[Path], output: Path, text_column: str = "text", head_colum
     settings = get_settings()
     t0 = time.perf_counter()
     ds = load_dataset(paths, text_column, head_columns)
+    check_labels(ds, config.calibration_folds)
     rules = EmergencyRules.load(settings.emergency_rules_path)
     lang_texts, lang_y = ds.texts, ds.languages
     if lang_y is None:  # a city's export without a language column: learn language ID from the starter set

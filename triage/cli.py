@@ -95,6 +95,8 @@ def cmd_classify(args) -> int:
                     text = rec.get(args.text_column)
                     if text is None:
                         text = DataError(f"line {n}: no {args.text_column!r} field")
+                    if not _writable(rid):
+                        rid, text = None, DataError(f"line {n}: the id is not valid Unicode (a lone surrogate)")
                     batch.append((rid, text))
                 if len(batch) >= args.batch_size:
                     bar.update(len(batch))
@@ -107,6 +109,15 @@ def cmd_classify(args) -> int:
     if n_err:
         print(f"{n_err} line(s) could not be classified; see their 'error' field", file=sys.stderr)
     return 0
+
+
+def _writable(value) -> bool:
+    """Whether ``value`` can go into a UTF-8 output line (JSON strings may hold lone surrogates)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def cmd_evaluate(args) -> int:

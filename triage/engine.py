@@ -126,6 +126,10 @@ class Triage:
         ``errors="raise"`` raises on the first invalid input; ``errors="return"`` puts the
         :class:`InvalidTextError` in that item's place and classifies the rest.
         """
+        if isinstance(texts, str | bytes):  # a sequence of characters, never what the caller meant
+            raise TypeError("classify_batch takes a sequence of texts; use classify() for one text")
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
         cleaned: list[CleanText | InvalidTextError] = []
         for t in texts:
             try:

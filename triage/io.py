@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,21 +25,51 @@ def file_format(path: Path) -> str:
 
 
 def _lines(path: Path, bad: set[int]) -> Iterator[str]:
-    """Decoded lines of a UTF-8 file; a line that is not valid UTF-8 is decoded with
-    replacement characters and its number recorded in ``bad`` so the caller can refuse it."""
+    """Decoded lines of a UTF-8 file (a leading byte-order mark, as Excel writes, is dropped); a
+    line that is not valid UTF-8 is decoded with replacement characters and its number recorded in
+    ``bad`` so the caller can refuse it."""
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
             try:
-                yield raw.decode("utf-8")
+                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
             except UnicodeDecodeError:
                 bad.add(n)
                 yield raw.decode("utf-8", errors="replace")
 
 
+class BlankLine(DataError):
+    """An empty line of a JSONL file: reported in its place (``triage classify`` answers one line per
+    input line), skipped by :func:`read_records`."""
+
+
+def _finite(value: str) -> float:
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{value} is out of range")
+    return x
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_line(line: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers out of float range are refused (a JSON writer could not
+    write them back); any failure is a ValueError with a readable message."""
+    try:
+        return json.loads(line, parse_constant=_not_json, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        raise ValueError(exc.msg) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ValueError(str(exc).split(";")[0]) from None
+
+
 def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
     """Yield (line number, record) one at a time; a malformed line (bad JSON, not valid UTF-8,
-    wrong number of CSV fields) yields a DataError in its place, so a caller can report it and go
-    on. Constant memory whatever the file size."""
+    wrong number of CSV fields, a quote never closed, an empty JSONL line) yields a DataError in its
+    place, so a caller can report it and go on. Constant memory whatever the file size."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -51,11 +82,12 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
                 yield n, DataError(f"line {n}: not valid UTF-8")
                 continue
             if not line.strip():
+                yield n, BlankLine(f"line {n}: empty line")
                 continue
             try:
-                rec = json.loads(line)
+                rec = parse_json_line(line)
             except ValueError as exc:
-                yield n, DataError(f"line {n}: invalid JSON ({exc.msg})")
+                yield n, DataError(f"line {n}: invalid JSON ({exc})")
                 continue
             if not isinstance(rec, dict):
                 yield n, DataError(f"line {n}: expected a JSON object")
@@ -63,12 +95,25 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
             yield n, rec
     else:
         delim = "\t" if path.suffix.lower() == ".tsv" else ","
-        reader = csv.reader(lines, delimiter=delim)
-        header = next(reader, None)
+        # strict: a quote never closed is an error, not the rest of the file swallowed into one field
+        reader = csv.reader(lines, delimiter=delim, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise DataError(f"{path}: malformed CSV header ({exc})") from None
         if header is None:
             return
         first = 2
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                n, first = first, reader.line_num + 1
+                why = "a quoted field is never closed" if "end of data" in str(exc) else str(exc)
+                yield n, DataError(f"line {n}: malformed CSV ({why})")
+                continue
             last = reader.line_num
             span, first = range(first, last + 1), last + 1
             n = span.start
@@ -84,6 +129,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """All records of a file; any malformed line is an error (training data must be clean)."""
     out = []
     for _, rec in iter_records(path):
+        if isinstance(rec, BlankLine):
+            continue
         if isinstance(rec, DataError):
             raise DataError(f"{path}: {rec}")
         out.append(rec)

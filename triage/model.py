@@ -106,6 +106,13 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         self.tol = tol
 
     def fit(self, X, y):
+        y = np.asarray(y)
+        labels, counts = np.unique(y, return_counts=True)
+        if (counts < self.cv).any():
+            # A validation fold can leave a label with fewer examples than calibration folds: it cannot
+            # be calibrated and is left out of this fit (training refuses such labels in its full data).
+            keep = np.isin(y, labels[counts >= self.cv])
+            X, y = X[keep], y[keep]
         svc = LinearSVC(C=self.C, class_weight="balanced", random_state=0, tol=self.tol)
         cc = CalibratedClassifierCV(svc, method="sigmoid", cv=self.cv, ensemble=False).fit(X, y)
         cal = cc.calibrated_classifiers_[0]
@@ -195,8 +202,8 @@ class TriageModel(BaseEstimator):
         for head, y in labels.items():
             y = np.asarray(y, dtype=object)
             known = np.array([v is not None and v == v and str(v) != "" for v in y], dtype=bool)
-            if known.sum() == 0:
-                continue
+            if len(set(y[known].astype(str))) < 2:
+                continue  # nothing to learn (no labels, or one label value: a fold of tiny data)
             # Rows without a label for this head still shape the shared features.
             est = clone(head_specs.get(head, make_head()))
             est.fit(X[known], y[known].astype(str))
