@@ -64,7 +64,11 @@ def initial_engine(settings: Settings, smoke: bool = True) -> tuple[Triage, Path
     """The champion when the pointer names a loadable one, else the shipped model. Without
     ``smoke``, only the hash-verified load (the caller runs the smoke test later)."""
     load = load_checked if smoke else Triage.load
-    target = serving_model_dir(settings)
+    try:
+        target = serving_model_dir(settings)
+    except ModelLoadError as exc:  # at start something must serve; a reload keeps the current model instead
+        log.error("champion pointer refused at start (%s); serving the shipped model", exc)
+        return load(settings.model_dir, settings), settings.model_dir
     try:
         return load(target, settings), target
     except ModelLoadError as exc:

@@ -310,3 +310,39 @@ def test_threshold_tick_shows_the_message_language_threshold(page, service):
         checked.add(msg["language"])
     assert len(checked) >= 2, checked  # two languages with different thresholds
     assert_clean(page)
+
+
+# Last in this module: they add messages to the shared queue.
+
+
+def test_load_more_keeps_the_reviewers_unsaved_edits(page, service):
+    with httpx.Client(base_url=service["base"], headers={"X-API-Key": service["intake"]}, timeout=60) as c:
+        items = [{"text": f"Когда это уже закончится? Третий раз пишу, номер {i}", "channel": "x",
+                  "external_id": f"lq-{i}"} for i in range(30)]
+        assert c.post("/v1/classify/batch", json={"items": items}).status_code == 200
+    sign_in(page, service)
+    expect(page.get_by_test_id("load-more")).to_be_visible()
+    title = page.get_by_test_id("detail-title").text_content()
+    sel = page.get_by_test_id("select-urgency")
+    orig = sel.input_value()
+    other = next(v for v in sel.locator("option").evaluate_all("os => os.map(o => o.value)") if v and v != orig)
+    sel.select_option(other)
+    page.get_by_test_id("comment").fill("stairwell gas smell, escalate")
+    page.get_by_test_id("load-more").click()
+    expect(page.get_by_test_id("queue-item").nth(20)).to_be_attached()
+    assert page.get_by_test_id("detail-title").text_content() == title
+    assert sel.input_value() == other  # the unsaved edit survives the new page of the queue
+    assert page.get_by_test_id("comment").input_value() == "stairwell gas smell, escalate"
+
+
+def test_language_switch_translates_the_sign_in_error(page, service):
+    page.goto(f"{service['base']}/review")
+    page.get_by_test_id("lang-en").click()
+    page.get_by_test_id("signin-key").fill("trg_wrongkey")
+    page.get_by_test_id("signin-submit").click()
+    err = page.get_by_test_id("signin-error")
+    expect(err).to_contain_text("not accepted")
+    page.get_by_test_id("lang-ru").click()
+    expect(page.get_by_test_id("signin-submit")).to_have_text("Войти")
+    expect(err).not_to_contain_text("not accepted")
+    expect(err).not_to_be_empty()

@@ -18,6 +18,7 @@ slice*: the held-out check that the candidate learned what reviewers taught. Pro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -236,18 +237,35 @@ def promote(settings: Settings, store: Store, model_dir: Path, promoted_by: str,
     prev_version = previous.get("model_version")
     if prev_version is None:
         prev_version = Triage.load(settings.model_dir, settings).version if settings.model_dir.exists() else None
-    if registry_version is not None:
-        import mlflow
-
-        from training.tracking import setup
-
-        setup()
-        mlflow.MlflowClient().set_registered_model_alias(settings.registered_model_name, "champion",
-                                                         str(registry_version))
+    registry_version = _move_champion_alias(settings, engine.version, registry_version)
     write_pointer(settings, Path(model_dir), engine.version, registry_version)
     return store.record_promotion(engine.version, str(Path(model_dir).resolve()), promoted_by,
                                   registry_version=registry_version, previous_version=prev_version,
                                   forced=forced, reason=reason, metrics=metrics)
+
+
+def _move_champion_alias(settings: Settings, model_version: str, registry_version: str | None) -> str | None:
+    """Point the registry alias ``champion`` at the promoted model: the given registered version, or
+    the one registered from a training run of this model (a promotion or rollback by directory).
+    When the model was never registered the alias is removed, so that MLflow's tools never serve a
+    model the service no longer does. Returns the registered version (None: not registered)."""
+    import mlflow
+
+    from training.tracking import setup
+
+    setup()
+    client, name = mlflow.MlflowClient(), settings.registered_model_name
+    if registry_version is None:
+        runs = {r.info.run_id for r in mlflow.search_runs(filter_string=f"tags.model_version = '{model_version}'",
+                                                          search_all_experiments=True, output_format="list")}
+        found = [v for v in client.search_model_versions(f"name = '{name}'") if v.run_id in runs] if runs else []
+        registry_version = str(max(int(v.version) for v in found)) if found else None
+    if registry_version is not None:
+        client.set_registered_model_alias(name, "champion", str(registry_version))
+        return str(registry_version)
+    with contextlib.suppress(mlflow.exceptions.MlflowException):  # no such model or alias: nothing to remove
+        client.delete_registered_model_alias(name, "champion")
+    return None
 
 
 def registry_model_dir(settings: Settings, version: str) -> Path:

@@ -9,6 +9,7 @@ import hashlib
 import platform
 import subprocess
 import time
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -88,7 +89,7 @@ class TrainConfig:
 class Dataset:
     texts: list[str]
     labels: dict[str, list[str | None]]
-    languages: list[str] | None
+    languages: list[str | None] | None  # per row (None where unknown); None when no row has one
     sha256: str
     paths: list[str]
 
@@ -118,8 +119,11 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
               for head, col in head_columns.items() if any(r.get(col) is not None for r in records)}
     if not labels:
         raise DataError(f"no label column found (looked for {', '.join(head_columns.values())})")
-    langs = [r.get(language_column) for r in records]
-    languages = langs if all(lang in ("kk", "ru", "en") for lang in langs) else None
+    # Per row; None where a row has none (reviewer corrections: the stored language is the model's own
+    # guess). Thresholds per language use the rows that have one; language ID trains only on data
+    # where every row has one (else on the starter set).
+    langs = [r.get(language_column) if r.get(language_column) in ("kk", "ru", "en") else None for r in records]
+    languages = langs if any(lang is not None for lang in langs) else None
     return Dataset(texts, labels, languages, h.hexdigest(), [str(p) for p in paths])
 
 
@@ -153,10 +157,15 @@ def _splits(ds: Dataset, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarr
     if len(y) >= config.holdout_above:
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=config.holdout_size, random_state=config.seed)
     else:
-        min_count = min(np.unique(y, return_counts=True)[1])
-        splitter = StratifiedKFold(n_splits=max(2, min(config.folds, min_count)), shuffle=True,
+        # The configured folds even when a label (or the rows without one) is rarer than that: a
+        # single new label must not halve the validation data behind every threshold. A fold's fit
+        # leaves out a label too rare to calibrate (CalibratedLinearSVC).
+        largest = max(np.unique(y, return_counts=True)[1])
+        splitter = StratifiedKFold(n_splits=max(2, min(config.folds, largest)), shuffle=True,
                                    random_state=config.seed)
-    return list(splitter.split(np.zeros(len(y)), y))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return list(splitter.split(np.zeros(len(y)), y))
 
 
 def _fit(ds: Dataset, config: TrainConfig, rows: np.ndarray | None, predict_rows: np.ndarray | None):
@@ -262,7 +271,7 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
         out["thresholds"][h] = t
         row_t = np.full(int(known.sum()), t)
         langs = np.array(ds.languages, dtype=object)[known] if ds.languages is not None else np.array([])
-        masks = {lang: langs == lang for lang in sorted(set(langs))}
+        masks = {lang: langs == lang for lang in sorted(set(langs) - {None})}
         if masks and config.thresholds_per_language:
             by = out.setdefault("thresholds_by_language", {})[h] = {}
             for lang, m in masks.items():
@@ -319,7 +328,7 @@ def train(paths: list[Path], output: Path, text_column: str = "text", head_colum
     check_labels(ds, config.calibration_folds)
     rules = EmergencyRules.load(settings.emergency_rules_path)
     lang_texts, lang_y = ds.texts, ds.languages
-    if lang_y is None:  # a city's export without a language column: learn language ID from the starter set
+    if lang_y is None or None in lang_y:  # a city's export without a language column: learn it from the starter set
         starter = read_records(settings.data_dir / "train.jsonl")
         lang_texts, lang_y = [r["text"] for r in starter], [r["language"] for r in starter]
     # Language ID (lingua over every text, ~18 s on 6,000 messages) is one more task next to the

@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from triage.errors import ModelLoadError
 from triage.settings import Settings
 
 
@@ -26,11 +27,17 @@ def read_pointer(settings: Settings) -> dict | None:
 
 
 def serving_model_dir(settings: Settings) -> Path:
-    """The champion's directory when the pointer names one, else the shipped model."""
+    """The champion's directory when the pointer names one, else (no pointer) the shipped model.
+
+    An unreadable pointer raises :class:`ModelLoadError`: silently serving the shipped model instead
+    of the promoted one would undo a promotion without anyone deciding it."""
     p = read_pointer(settings)
-    if p and p.get("model_dir"):
-        return Path(p["model_dir"])
-    return settings.model_dir
+    if p is None:
+        return settings.model_dir
+    if not isinstance(p, dict) or "error" in p or not isinstance(p.get("model_dir"), str):
+        raise ModelLoadError(p.get("error") if isinstance(p, dict) and "error" in p
+                             else f"champion pointer {settings.champion_pointer_path()} names no model directory")
+    return Path(p["model_dir"])
 
 
 def write_pointer(settings: Settings, model_dir: Path, model_version: str,

@@ -443,6 +443,7 @@ def _store():
 
 def cmd_drift(args) -> int:
     from triage.artifacts import read_manifest
+    from triage.champion import serving_model_dir
     from triage.io import read_records
 
     s = get_settings()
@@ -450,7 +451,7 @@ def cmd_drift(args) -> int:
     until = parse_until(args.until) if args.until else now
     since = parse_since(args.since, until)
     try:
-        manifest = read_manifest(args.model or s.model_dir)
+        manifest = read_manifest(args.model or serving_model_dir(s))  # the thresholds that serve
         thresholds, by_language = manifest.get("thresholds", {}), manifest.get("thresholds_by_language", {})
     except ModelLoadError as exc:
         if args.model:

@@ -36,7 +36,9 @@ LABEL_FIELDS = (*HEADS, "district")
 FORMATS = ("csv", "labelstudio")
 CSV_COLUMNS = ["id", "text", "language", "channel", "created_at", "review_reason", "review_priority",
                "topic", "topic_confidence", "authority", "authority_confidence", "urgency",
-               "urgency_confidence", "district", "comment"]
+               "urgency_confidence", "district", "comment", "last_correction_id"]
+# A cell a spreadsheet would run as a formula (CSV injection): written with a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PAGE_SIZE = 200
 MAX_REVIEWER_CHARS = 100  # the corrections.reviewer column
 
@@ -89,7 +91,15 @@ def _csv_row(item: dict) -> dict:
     for h in HEADS:
         row[h], row[f"{h}_confidence"] = labels.get(h), _confidence(item, h)
     row["district"], row["comment"] = labels.get("district"), ""
-    return {k: "" if v is None else v for k, v in row.items()}
+    # The labels in this row are the message's as of this correction: on import, a field counts as
+    # changed only where it differs from them, so a row returned untouched never reverts a correction
+    # made meanwhile (on the web page, say).
+    row["last_correction_id"] = max((c["id"] for c in item.get("corrections") or ()), default=0)
+    return {k: "" if v is None else _inert(v) for k, v in row.items()}
+
+
+def _inert(value):
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def _ls_task(item: dict) -> dict:
@@ -224,18 +234,38 @@ def _plan_csv(store, path: Path, allowed: dict[str, set[str]], problems: list[st
         comment = (row.get("comment") or "").strip() or None
         bad = _unknown_labels(labels, allowed)
         try:
-            stored = store.get_message(mid)["labels"]
+            message = store.get_message(mid)
         except NotFoundError:
             problems.append(f"{where}: message {mid} not found")
             continue
         if bad:
             problems.extend(f"{where} (message {mid}): {b}" for b in bad)
             continue
-        if comment or any(v is not None and v != stored.get(f) for f, v in labels.items()):
-            planned.append(_Planned(where, mid, labels, comment))
+        current, exported = message["labels"], _labels_as_exported(message, row.get("last_correction_id"))
+        # Only what the labeler changed in the file, and only where it changes the message now.
+        changed = {f: v for f, v in labels.items() if v is not None and v != exported.get(f) and v != current.get(f)}
+        if comment or changed:
+            planned.append(_Planned(where, mid, {f: changed.get(f) for f in LABEL_FIELDS}, comment))
         else:
             counts["unchanged"] += 1
     return planned
+
+
+def _labels_as_exported(message: dict, last_correction_id: object) -> dict[str, str | None]:
+    """The labels a CSV row was exported with: the model's, then the corrections up to the row's
+    ``last_correction_id``. Without that column (a file from before it, or made by hand): the current
+    labels."""
+    try:
+        last = int(str(last_correction_id).strip())
+    except ValueError:
+        return message["labels"]
+    pred = message.get("prediction") or {}
+    labels = {h: (pred.get(h) or {}).get("label") for h in HEADS}
+    labels["district"] = pred.get("district")
+    for c in message["corrections"]:  # oldest first
+        if c["id"] <= last:
+            labels.update({f: c[f] for f in LABEL_FIELDS if c.get(f) is not None})
+    return labels
 
 
 def _timestamp(annotation: dict) -> datetime:
@@ -371,13 +401,14 @@ def allowed_labels(model_dir: Path | None = None) -> dict[str, set[str]]:
     manifest, which lists ``model.classes_``, so nothing is unpickled). Without a model: the
     taxonomy alone."""
     from triage.artifacts import read_manifest
+    from triage.champion import serving_model_dir
     from triage.taxonomy import Taxonomy
 
     s = get_settings()
     taxonomy = Taxonomy.load(s.taxonomy_path)
     out = {f: set(taxonomy.labels(f)) for f in LABEL_FIELDS}
     try:
-        classes = read_manifest(model_dir or s.model_dir).get("labels") or {}
+        classes = read_manifest(model_dir or serving_model_dir(s)).get("labels") or {}  # the model that serves
     except ModelLoadError as exc:
         print(f"note: {exc}; checking labels against the taxonomy only", file=sys.stderr)
         classes = {}

@@ -454,11 +454,22 @@
   /** The user-facing text of an error. 401 signs the reviewer out. */
   function handleError(err) {
     if (err instanceof ApiError && err.status === 401) {
-      signOut(t('errSession'));
+      signOut(() => t('errSession'));
       return null;
     }
+    return errorText(err);
+  }
+
+  function errorText(err) {
     if (err instanceof ApiError && err.status === 0) return t('errNetwork');
     return t('errServer', { message: err && err.message ? err.message : String(err) });
+  }
+
+  // An error shown on the page is kept as a function of the interface language, so that switching
+  // language translates it too (applyStaticStrings runs them again).
+  function showMessage(node, message) {
+    node.i18nText = typeof message === 'function' ? message : () => message || '';
+    node.textContent = node.i18nText();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -508,6 +519,10 @@
     for (const b of document.querySelectorAll('.lang-btn')) {
       b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
     }
+    for (const id of ['signin-error', 'correction-error']) {
+      const node = $(id);
+      if (node && node.i18nText) node.textContent = node.i18nText();
+    }
   }
 
   function setLang(lang) {
@@ -535,9 +550,8 @@
 
   function showSignIn(message) {
     showView('signin');
-    const err = $('signin-error');
-    err.textContent = message || '';
-    $('signin-key').setAttribute('aria-invalid', message ? 'true' : 'false');
+    showMessage($('signin-error'), message);
+    $('signin-key').setAttribute('aria-invalid', $('signin-error').textContent ? 'true' : 'false');
     $('signin-key').focus();
   }
 
@@ -545,10 +559,10 @@
     const errBox = $('signin-error');
     const button = $('signin-submit');
     const input = $('signin-key');
-    errBox.textContent = '';
+    showMessage(errBox, '');
     input.setAttribute('aria-invalid', 'false');
     if (!key) {
-      errBox.textContent = t('errEmptyKey');
+      showMessage(errBox, () => t('errEmptyKey'));
       input.setAttribute('aria-invalid', 'true');
       input.focus();
       return;
@@ -558,7 +572,9 @@
     try {
       const who = await api('/v1/whoami', { key });
       if (!who || !REVIEW_ROLES.includes(who.role)) {
-        throw new ApiError(403, 'forbidden', t('errNotReviewer', { role: who ? who.role : '?' }));
+        const denied = new ApiError(403, 'forbidden');
+        denied.role = who ? who.role : '?';
+        throw denied;
       }
       state.key = key;
       state.user = who;
@@ -573,12 +589,12 @@
     } catch (err) {
       state.key = null;
       state.user = null;
-      let message;
-      if (err instanceof ApiError && err.status === 401) message = t('errWrongKey');
-      else if (err instanceof ApiError && err.status === 403) message = err.message;
-      else if (err instanceof ApiError && err.status === 0) message = t('errNetwork');
-      else message = t('errServer', { message: err && err.message ? err.message : String(err) });
-      if (silent && err instanceof ApiError && err.status === 401) message = t('errSession');
+      const status = err instanceof ApiError ? err.status : null;
+      const message = () => {
+        if (status === 401) return silent ? t('errSession') : t('errWrongKey');
+        if (status === 403) return err.role ? t('errNotReviewer', { role: err.role }) : err.message;
+        return errorText(err);
+      };
       try { sessionStorage.removeItem(KEY_STORAGE); } catch { /* storage disabled */ }
       showSignIn(message);
       input.select();
@@ -598,7 +614,7 @@
     clear($('queue-list'));
     renderDetail();
     if ($('help').open) $('help').close();
-    showSignIn(message || '');
+    showSignIn(message);
   }
 
   async function loadTaxonomy() {
@@ -625,6 +641,7 @@
   async function loadQueue({ reset = false } = {}) {
     if (state.loading && !reset) return;
     const seq = ++state.requestSeq;
+    const shown = reset ? null : state.selectedId; // its form may hold the reviewer's unsaved edits
     state.loading = true;
     if (reset) {
       state.items = [];
@@ -645,7 +662,7 @@
       state.nextCursor = page.next_cursor || null;
       if (state.selectedId === null && state.items.length) state.selectedId = state.items[0].id;
       renderList();
-      renderDetail();
+      renderDetail({ preserve: shown !== null && shown === state.selectedId });
     } catch (err) {
       if (seq !== state.requestSeq) return;
       const msg = handleError(err);
@@ -967,7 +984,7 @@
     }
     if (!preserve) {
       $('comment').value = '';
-      $('correction-error').textContent = '';
+      showMessage($('correction-error'), '');
     }
     updateFormState();
   }
@@ -1019,7 +1036,7 @@
     }
     const id = m.id;
     state.busy = true;
-    $('correction-error').textContent = '';
+    showMessage($('correction-error'), '');
     updateFormState();
     try {
       await api(`/v1/messages/${encodeURIComponent(id)}/corrections`, { method: 'POST', body });
@@ -1037,7 +1054,7 @@
       }
       const msg = handleError(err);
       if (msg) {
-        $('correction-error').textContent = msg;
+        showMessage($('correction-error'), () => errorText(err));
         toast(msg, 'error');
       }
     } finally {
