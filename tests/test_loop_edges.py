@@ -192,3 +192,14 @@ def test_drift_judges_confidence_by_the_serving_champions_thresholds(env):
     assert main(["drift", "--since", "1d", "--train", str(REPO / "data" / "samples" / "test.jsonl"),
                  "--output", str(out)]) == 0
     assert json.loads((out / "drift.json").read_text())["confidence"]["topic"]["threshold"] == 0.123
+
+
+def test_a_label_too_rare_to_train_is_held_back_from_retraining_not_fatal():
+    from training.retrain import _hold_back_rare
+
+    records = [{"text": "a", "topic": "roads"}, {"text": "b", "topic": "roads"}, {"text": "c", "topic": "snow"},
+               {"text": "d", "topic": "roads", "urgency": "low"}, {"text": "e", "urgency": "low"}]
+    notes = _hold_back_rare(records, 2)
+    assert [r.get("topic") for r in records] == ["roads", "roads", None, "roads", None]
+    assert [r.get("urgency") for r in records][-2:] == ["low", "low"]
+    assert notes == ["topic: held back until at least 2 messages have it: 'snow' (1)"]

@@ -23,6 +23,7 @@ import hashlib
 import json
 import shutil
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +70,23 @@ def split_corrections(labeled: list[dict]) -> tuple[list[dict], list[dict]]:
             # learn from itself. With any language missing, it is trained on the starter set.
             train_part.append({**rec, "language": None})
     return train_part, held
+
+
+def _hold_back_rare(records: list[dict], min_examples: int) -> list[str]:
+    """A label reviewers introduced on fewer messages than training can calibrate (a new label used
+    once) is left out of this retrain, for that head only, instead of failing the whole retrain; the
+    corrections stay in the store and count once there are enough. Returns what was held back."""
+    notes = []
+    for h in HEADS:
+        counts = Counter(r.get(h) for r in records if r.get(h) is not None)
+        rare = {lab for lab, c in counts.items() if c < min_examples}
+        if rare:
+            for r in records:
+                if r.get(h) in rare:
+                    r[h] = None
+            notes.append(f"{h}: held back until at least {min_examples} messages have it: "
+                         + ", ".join(f"{lab!r} ({counts[lab]})" for lab in sorted(rare)))
+    return notes
 
 
 def _head_summary(report: dict) -> dict:
@@ -182,12 +200,15 @@ def retrain(store: Store, settings: Settings | None = None, *, force: bool = Fal
     corr_train, corr_held = split_corrections(store.labeled_messages())
     _say(progress, f"training data: {len(base)} starter + {len(corr_train)} corrected messages "
                    f"({len(corr_held)} more held out for evaluation)")
+    config = config or TrainConfig()
+    for note in _hold_back_rare(base + corr_train, config.calibration_folds):
+        _say(progress, note)
     write_jsonl(run_dir / "train.jsonl", base + corr_train)
     if corr_held:
         write_jsonl(run_dir / "corrections_holdout.jsonl", corr_held)
 
     cand_dir = settings.var_dir / "models" / stamp
-    manifest = train([run_dir / "train.jsonl"], cand_dir, config=config or TrainConfig(), progress=progress)
+    manifest = train([run_dir / "train.jsonl"], cand_dir, config=config, progress=progress)
     candidate = Triage.load(cand_dir, settings)
     champion_dir = serving_model_dir(settings)
     champion = Triage.load(champion_dir, settings)
