@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from triage.artifacts import load_model_dir, threshold_for
+from triage.config_files import cross_check
 from triage.errors import InvalidTextError, ModelLoadError
 from triage.model import HEADS, TriageModel
 from triage.routing import RoutingTable
 from triage.rules import DistrictResolver, EmergencyRules, raise_urgency
 from triage.settings import Settings, get_settings
 from triage.taxonomy import Taxonomy
-from triage.text import CleanText, clean, script_of
+from triage.text import CleanText, clean, message_script
 
 TOP_K = 3
 EXPLAIN_K = 5
@@ -104,12 +105,12 @@ class Triage:
         manifest, art = load_model_dir(Path(path) if path else settings.model_dir)
         if "model" not in art:
             raise ModelLoadError("model directory has no 'model' artifact")
-        return cls(
-            art["model"], art.get("langid"), manifest,
-            Taxonomy.load(settings.taxonomy_path), RoutingTable.load(settings.routing_path),
-            EmergencyRules.load(settings.emergency_rules_path), DistrictResolver.load(settings.gazetteer_path),
-            settings,
-        )
+        taxonomy, routing = Taxonomy.load(settings.taxonomy_path), RoutingTable.load(settings.routing_path)
+        rules, districts = EmergencyRules.load(settings.emergency_rules_path), DistrictResolver.load(settings.gazetteer_path)
+        cross_check(taxonomy, routing, rules, districts, {
+            "taxonomy": settings.taxonomy_path, "routing": settings.routing_path,
+            "rules": settings.emergency_rules_path, "gazetteer": settings.gazetteer_path})
+        return cls(art["model"], art.get("langid"), manifest, taxonomy, routing, rules, districts, settings)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ class Triage:
                     explanation[h] = self._explain(h, r.label, idx, data)
         return Result(
             language=language,
-            script=script_of(raw),
+            script=message_script(raw),
             topic=topic,
             authority=authority,
             urgency=urgency,

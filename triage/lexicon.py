@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
+from triage.config_files import LexiconFile, load_config
 from triage.text import normalize, remember, skeleton
 
 _WORD = re.compile(r"\w+")
@@ -35,7 +34,7 @@ class ConceptLexicon:
 
     @classmethod
     def load(cls, path: Path) -> ConceptLexicon:
-        return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["concepts"])
+        return cls(load_config(path, LexiconFile).concepts)
 
     def concepts_of(self, tok: str) -> tuple[str, ...]:
         """The concept features of one token: its exact entry, then its longest prefix entry."""

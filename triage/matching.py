@@ -113,6 +113,8 @@ class PatternMatcher:
         self._exact: dict[str, set[str]] = {}
         self._prefix: dict[str, set[str]] = {}
         for label, pats in patterns.items():
+            if isinstance(pats, str):  # would be read letter by letter, each letter a pattern
+                raise TypeError(f"{label!r}: patterns must be a list of strings, got the string {pats!r}")
             for i, pat in enumerate(pats):
                 specs, (anchors, *required) = compile_pattern(pat)
                 key = f"{label}#{i}"

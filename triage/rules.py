@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from triage.config_files import ConfigError, GazetteerFile, RulesFile, load_config
 from triage.matching import Hit, PatternMatcher, compile_pattern, words
 from triage.text import normalize, skeleton
 
@@ -48,8 +47,11 @@ class EmergencyRules:
 
     @classmethod
     def load(cls, path: Path) -> EmergencyRules:
-        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return cls(spec["rules"], spec.get("negations"))
+        spec = load_config(path, RulesFile)
+        try:
+            return cls({rid: r.model_dump() for rid, r in spec.rules.items()}, spec.negations)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def find(self, skel: str, language: str | None = None) -> list[Hit]:
         """One hit per rule (its longest match), in rule order. In a ``language`` with negations, a
@@ -84,7 +86,10 @@ class DistrictResolver:
 
     @classmethod
     def load(cls, path: Path) -> DistrictResolver:
-        return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["districts"])
+        try:
+            return cls(load_config(path, GazetteerFile).districts)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def resolve(self, skel: str) -> tuple[str | None, list[Hit]]:
         hits = self.matcher.find(skel)

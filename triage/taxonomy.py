@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from triage.config_files import TaxonomyFile, load_config, read_yaml
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class Taxonomy:
 
     @classmethod
     def load(cls, path: Path) -> Taxonomy:
-        d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        load_config(path, TaxonomyFile)  # shape checked; descriptions and examples are kept as written
+        d = read_yaml(path)
         return cls(
             topics=d["topics"],
             authorities=d["authorities"],

@@ -157,10 +157,11 @@ _CYR = {
     "ұ": "u", "ү": "u", "ф": "f", "х": "h", "һ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh",
     "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "iu", "я": "ia",
 }
-# Latin Kazakh (2018 acute, 2021 umlaut/breve and informal ASCII) onto the same skeleton.
+# Latin Kazakh (2018 acute, 2021 umlaut/breve and informal ASCII) onto the same skeleton. The 2021
+# alphabet writes І as "ı" (and writers use it for Й too): both are "i" here, like і and й.
 _LAT = {
     "á": "a", "ä": "a", "ǵ": "g", "ğ": "g", "ń": "n", "ñ": "n", "ó": "o", "ö": "o", "ú": "u",
-    "ü": "u", "ū": "u", "ý": "u", "ı": "y", "ş": "sh", "ç": "ch", "q": "k", "j": "zh",
+    "ü": "u", "ū": "u", "ý": "u", "ı": "i", "ş": "sh", "ç": "ch", "q": "k", "j": "zh",
     "w": "u", "x": "h", "c": "ts",
 }
 _SKELETON = str.maketrans({**_CYR, **_LAT})
@@ -209,6 +210,14 @@ def script_of(text: str) -> str:
     if lat <= cyr:  # only then can the extended Latin letters change the answer
         lat += len(_LATIN_EXTENDED.findall(b))
     return "Latn" if lat > cyr else "Cyrl"
+
+
+def message_script(text: str) -> str:
+    """:func:`script_of` the message's own words: links, e-mail addresses and @mentions (Latin
+    whatever the language) are left out, so a Cyrillic message with a long link stays Cyrillic."""
+    if "://" in text or "www." in text or "@" in text:
+        text = _MENTION.sub(" ", _EMAIL.sub(" ", _URL.sub(" ", text)))
+    return script_of(text)
 
 
 def has_kazakh_letters(text: str) -> bool:
