@@ -64,12 +64,13 @@ def test_read_records_skips_blank_lines_but_refuses_bad_ones(tmp_path):
 
 def test_unclosed_csv_quote_is_reported_not_swallowed(tmp_path):
     path = tmp_path / "a.csv"
-    path.write_text('id,text\n1,Су жоқ\n2,"x"y\n3,Жол\n4,"Жарық жоқ\n5,Газ\n6,Автобус\n', encoding="utf-8")
+    path.write_text('id,text\n1,Су жоқ\n2,"Жалоба" на дорогу\n3,"hello" \n4,"two\nlines"\n6,"Жарық жоқ\n7,Газ\n8,Автобус\n',
+                    encoding="utf-8")
     got = _records(path)
-    assert got[0] == (2, {"id": "1", "text": "Су жоқ"}) and got[2] == (4, {"id": "3", "text": "Жол"})
-    assert got[1][0] == 3 and "malformed CSV" in got[1][1]
-    assert got[3] == (5, "line 5: malformed CSV (a quoted field is never closed)")
-    assert len(got) == 4
+    assert got[:4] == [(2, {"id": "1", "text": "Су жоқ"}), (3, {"id": "2", "text": "Жалоба на дорогу"}),
+                       (4, {"id": "3", "text": "hello "}), (5, {"id": "4", "text": "two\nlines"})]
+    assert got[4] == (7, "line 7: malformed CSV (a quoted field is never closed)")
+    assert len(got) == 5
 
 
 def test_classify_cli_answers_every_line_with_valid_json(tmp_path):
@@ -135,3 +136,17 @@ def test_classify_batch_refuses_a_bare_string_and_an_unknown_errors_mode(triage_
         triage_model.classify_batch("жоқ")
     with pytest.raises(ValueError, match="errors must be"):
         triage_model.classify_batch(["Су жоқ", None], errors="bogus")
+
+
+def test_an_empty_label_is_unlabelled_not_a_rare_label():
+    check_labels(_ds(topic=["a", "b"] * 5 + [""]), 2)
+
+
+def test_a_fold_with_one_calibratable_label_skips_the_head_instead_of_crashing():
+    from triage.model import TriageModel, make_head
+
+    texts = [f"жол {i} шұңқыр" if i % 2 else f"су {i} жоқ" for i in range(40)]
+    model = TriageModel(heads={"topic": make_head("svm", 0.5, cv=2), "urgency": make_head("svm", 0.5, cv=2)})
+    model.fit(texts, {"topic": ["roads" if i % 2 else "water" for i in range(40)],
+                      "urgency": ["normal"] * 39 + ["critical"]})
+    assert list(model.heads_) == ["topic"]

@@ -158,3 +158,12 @@ def test_overlapping_concurrent_batches_never_deadlock_on_postgresql(pg_url):
     finally:
         for s in stores:
             s.dispose()
+
+
+def test_metadata_keys_redacted_alike_keep_both_values(client, keys, store):
+    md = {"+7 701 234 56 78": "first", "+7 702 234 56 78": "second"}
+    r = client.post("/v1/classify", json={"text": "Жарық жоқ үйде", "metadata": md}, headers=keys["intake"])
+    assert r.status_code == 200 and r.json()["stored"], r.text
+    with store.engine.connect() as conn:
+        (raw,) = conn.execute(sa.text("SELECT metadata FROM messages")).one()
+    assert (raw if isinstance(raw, dict) else json.loads(raw)) == {"[PHONE]": "first", "[PHONE] (2)": "second"}

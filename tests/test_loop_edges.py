@@ -203,3 +203,22 @@ def test_a_label_too_rare_to_train_is_held_back_from_retraining_not_fatal():
     assert [r.get("topic") for r in records] == ["roads", "roads", None, "roads", None]
     assert [r.get("urgency") for r in records][-2:] == ["low", "low"]
     assert notes == ["topic: held back until at least 2 messages have it: 'snow' (1)"]
+
+
+def test_promotion_by_directory_does_not_need_mlflow(env, monkeypatch):
+    from training.retrain import promote
+    from triage.cli import main
+
+    monkeypatch.setenv("TRIAGE_MLFLOW_TRACKING_URI", "http://127.0.0.1:9/")  # nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    assert main(["db", "upgrade"]) == 0
+    a, b = _copy_model(env / "A", "A"), _copy_model(env / "B", "B")
+    assert main(["promote", "--model-dir", str(a), "--reason", "registry down"]) == 0  # a warning, no failure
+    assert json.loads(get_settings().champion_pointer_path().read_text())["model_version"] == "A"
+    store = Store.from_settings()
+    try:  # retrain --no-mlflow promotes without touching it at all
+        promote(get_settings(), store, b, "retrain", use_mlflow=False)
+    finally:
+        store.dispose()
+    assert json.loads(get_settings().champion_pointer_path().read_text())["model_version"] == "B"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import shutil
 import sys
 from collections import Counter
@@ -40,6 +41,8 @@ from triage.smoke import load_checked
 from triage.store import Store
 
 CORRECTIONS_HOLDOUT_MOD = 5  # 1 in 5 corrected messages is held out
+
+log = logging.getLogger("triage.retrain")
 
 
 def is_held_out(message_id: int) -> bool:
@@ -240,7 +243,7 @@ def retrain(store: Store, settings: Settings | None = None, *, force: bool = Fal
     promoted = False
     if promote_candidate and (comparison["gate_passed"] or force):
         promote(settings, store, cand_dir, promoted_by, registry_version=registered, forced=force and not
-                comparison["gate_passed"], reason=reason, metrics=comparison)
+                comparison["gate_passed"], reason=reason, metrics=comparison, use_mlflow=use_mlflow)
         promoted = True
         _say(progress, f"promoted {candidate.version}" + (" (forced)" if force and not comparison["gate_passed"] else ""))
     elif promote_candidate:
@@ -250,15 +253,26 @@ def retrain(store: Store, settings: Settings | None = None, *, force: bool = Fal
 
 def promote(settings: Settings, store: Store, model_dir: Path, promoted_by: str, *,
             registry_version: str | None = None, forced: bool = False, reason: str | None = None,
-            metrics: dict | None = None) -> dict:
+            metrics: dict | None = None, use_mlflow: bool = True) -> dict:
     """Make ``model_dir`` the champion: verify it (hashes, smoke test), set the MLflow alias
-    ``champion`` when it is registered, write the pointer the service reads, record who and when."""
+    ``champion`` when it is registered, write the pointer the service reads, record who and when.
+
+    The registry is secondary to the pointer (which is what serves): without ``use_mlflow`` it is not
+    touched, and when it can't be reached a promotion by directory goes on with a warning (a promotion
+    of a registered ``registry_version`` needs it)."""
     engine = load_checked(Path(model_dir), settings)
     previous = read_pointer(settings) or {}
     prev_version = previous.get("model_version")
     if prev_version is None:
         prev_version = Triage.load(settings.model_dir, settings).version if settings.model_dir.exists() else None
-    registry_version = _move_champion_alias(settings, engine.version, registry_version)
+    if use_mlflow:
+        try:
+            registry_version = _move_champion_alias(settings, engine.version, registry_version)
+        except Exception as exc:  # MLflow's own errors, or its store's (a server away, a bad URI)
+            if registry_version is not None:
+                raise
+            log.warning("MLflow registry not updated (the champion alias may name another model): %s: %s",
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
     write_pointer(settings, Path(model_dir), engine.version, registry_version)
     return store.record_promotion(engine.version, str(Path(model_dir).resolve()), promoted_by,
                                   registry_version=registry_version, previous_version=prev_version,

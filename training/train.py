@@ -131,7 +131,7 @@ def check_labels(ds: Dataset, min_examples: int) -> None:
     """A clear error for labels no classifier can learn: a head with a single label value, or a
     label with fewer examples than the calibration folds (each fold needs one of each)."""
     for head, ys in ds.labels.items():
-        counts = Counter(v for v in ys if v is not None)
+        counts = Counter(v for v in ys if v is not None and v != "")  # "" is unlabelled, as in fit
         if len(counts) < 2:
             raise DataError(f"{head}: every labelled message has the label {next(iter(counts))!r}; a classifier "
                             f"needs at least two labels (leave the column out to train without this head)")

@@ -142,8 +142,8 @@ def cmd_serve(args) -> int:
     from api.memory import limit_arenas
 
     limit_arenas(2)  # inherited by the forked workers (api/memory.py)
+    _preflight()
     if args.workers > 1:
-        _migrate_embedded_database()
         return _serve_preforked(args)
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
                 log_level=args.log_level, access_log=not args.no_access_log)
@@ -194,26 +194,35 @@ def _serve_preforked(args) -> int:
     return 0
 
 
-def _migrate_embedded_database() -> None:
-    """Bring an embedded SQLite database to the head revision in the supervisor, before the
-    workers start, so that no worker needs to import Alembic (each worker still checks, cheaply,
-    under its start-up lock). PostgreSQL is migrated by `triage db upgrade`."""
+def _store():
+    """The configured store; the embedded SQLite database is migrated first (as `triage serve` does),
+    so `triage keys create` works on a fresh install."""
     from triage.store import Store, ensure_schema, startup_lock
 
     store = Store.from_settings()
+    if store.dialect == "sqlite":
+        Path(store.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+        with startup_lock(get_settings().var_dir):
+            ensure_schema(store.engine)
+    return store
+
+
+def _preflight() -> None:
+    """What `triage serve` needs, checked once before any worker starts, so that a mistake is one
+    clear line instead of a traceback per worker: settings, the var directory, the model's manifest,
+    and a database at the schema's head (SQLite is migrated here; PostgreSQL needs `triage db upgrade`)."""
+    from triage.artifacts import read_manifest
+    from triage.store.migrate import current_revision, head_revision
+
+    s = get_settings()
+    read_manifest(s.model_dir)  # the shipped model: the fallback must exist whatever the pointer says
+    store = _store()
     try:
-        if store.dialect == "sqlite":
-            Path(store.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
-            with startup_lock(get_settings().var_dir):
-                ensure_schema(store.engine)
+        if store.dialect != "sqlite" and current_revision(store.engine) != head_revision():
+            raise DatabaseNotReady(f"the PostgreSQL schema is at revision {current_revision(store.engine)}, "
+                                   f"not {head_revision()}: run `triage db upgrade`")
     finally:
         store.dispose()
-
-
-def _store():
-    from triage.store import Store
-
-    return Store.from_settings()
 
 
 def cmd_db(args) -> int:
@@ -352,15 +361,28 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+class DatabaseNotReady(Exception):
+    pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from triage.errors import TriageError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except TriageError as exc:
+    except (TriageError, DatabaseNotReady) as exc:
         print(f"triage {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except SQLAlchemyError as exc:  # one line, not a driver traceback; the hint when it's the schema
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        missing = any(w in first for w in ("no such table", "does not exist", "UndefinedTable"))
+        hint = " (the schema is missing: run `triage db upgrade`)" if missing else ""
+        print(f"triage {args.command}: database error: {type(exc).__name__}: {first}{hint}", file=sys.stderr)
+    except OSError as exc:
+        print(f"triage {args.command}: error: {exc}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import sys
@@ -95,14 +96,21 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
             yield n, rec
     else:
         delim = "\t" if path.suffix.lower() == ".tsv" else ","
-        # strict: a quote never closed is an error, not the rest of the file swallowed into one field
-        reader = csv.reader(lines, delimiter=delim, strict=True)
+        raw: list[str] = []  # the physical lines of the record being read
+
+        def tracked():
+            for line in lines:
+                raw.append(line)
+                yield line
+
+        reader = csv.reader(tracked(), delimiter=delim)
         try:
             header = next(reader, None)
         except csv.Error as exc:
             raise DataError(f"{path}: malformed CSV header ({exc})") from None
         if header is None:
             return
+        raw.clear()
         first = 2
         while True:
             try:
@@ -111,10 +119,16 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
                 return
             except csv.Error as exc:
                 n, first = first, reader.line_num + 1
-                why = "a quoted field is never closed" if "end of data" in str(exc) else str(exc)
-                yield n, DataError(f"line {n}: malformed CSV ({why})")
+                raw.clear()
+                yield n, DataError(f"line {n}: malformed CSV ({exc})")
                 continue
-            last = reader.line_num
+            record, last = "".join(raw), reader.line_num
+            raw.clear()
+            if last > first and _unclosed_quote(record, delim):
+                # A quote never closed swallows every later line into one field: an error, not a row.
+                yield first, DataError(f"line {first}: malformed CSV (a quoted field is never closed)")
+                first = last + 1
+                continue
             span, first = range(first, last + 1), last + 1
             n = span.start
             if any(k in bad for k in span):
@@ -123,6 +137,16 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
                 yield n, DataError(f"line {n}: {len(row)} fields, the header has {len(header)}")
             else:
                 yield n, {k: (v if v != "" else None) for k, v in zip(header, row, strict=True)}
+
+
+def _unclosed_quote(record: str, delim: str) -> bool:
+    """Whether a multi-line CSV record ends inside a quoted field (read strictly, only to ask that:
+    the lenient reader takes a stray quote in the middle of a field as text, as before)."""
+    try:
+        list(csv.reader(io.StringIO(record), delimiter=delim, strict=True))
+    except csv.Error as exc:
+        return "end of data" in str(exc)
+    return False
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -202,10 +202,11 @@ class TriageModel(BaseEstimator):
         for head, y in labels.items():
             y = np.asarray(y, dtype=object)
             known = np.array([v is not None and v == v and str(v) != "" for v in y], dtype=bool)
-            if len(set(y[known].astype(str))) < 2:
-                continue  # nothing to learn (no labels, or one label value: a fold of tiny data)
             # Rows without a label for this head still shape the shared features.
             est = clone(head_specs.get(head, make_head()))
+            _, counts = np.unique(y[known].astype(str), return_counts=True)
+            if (counts >= getattr(est, "cv", 1)).sum() < 2:
+                continue  # fewer than two labels it can calibrate: nothing to learn in this (fold's) fit
             est.fit(X[known], y[known].astype(str))
             _shrink(est)
             self.heads_[head] = est

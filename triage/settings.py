@@ -5,16 +5,25 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from triage.errors import TriageError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 REPO_DIR = PACKAGE_DIR.parent
 
 
+class SettingsError(TriageError, ValueError):
+    """A TRIAGE_ environment variable with a value the service cannot use."""
+
+    code = "settings_error"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+    # Finite numbers only: an infinite key cache would keep a revoked key working forever.
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", allow_inf_nan=False)
 
     model_dir: Path = Field(REPO_DIR / "models" / "default", description="Model directory to load by default.")
     data_dir: Path = Field(REPO_DIR / "data" / "samples", description="Starter dataset (train/test JSONL).")
@@ -42,17 +51,28 @@ class Settings(BaseSettings):
     quality_sample_rate: float = Field(
         0.05, ge=0, le=1, description="Share of confident messages also sent to review as quality checks."
     )
-    key_cache_seconds: float = Field(30.0, ge=0, description="How long a verified API key is trusted in memory.")
+    key_cache_seconds: float = Field(30.0, ge=0, le=3600, description="How long a verified API key is trusted in memory.")
 
     # Model lifecycle
     champion_pointer: Path | None = Field(
         None, description="File naming the champion model directory, written by promotion and read by "
         "the service; default var_dir/models/CHAMPION. Put it on a shared volume for several machines.",
     )
-    model_check_seconds: float = Field(30.0, ge=0, description="How often the service checks the champion "
+    model_check_seconds: float = Field(30.0, ge=0, le=86400, description="How often the service checks the champion "
                                        "pointer (0: only POST /v1/admin/reload).")
-    promotion_tolerance: float = Field(0.01, ge=0, description="Largest macro-F1 drop on the frozen test split "
+    promotion_tolerance: float = Field(0.01, ge=0, le=1, description="Largest macro-F1 drop on the frozen test split "
                                        "a candidate may have on any head and still be promoted.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if url.startswith(("postgresql://", "postgres://")):  # the driver this project ships: psycopg 3
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        if not url.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db")
+        return url
 
     def champion_pointer_path(self) -> Path:
         return self.champion_pointer or self.var_dir / "models" / "CHAMPION"
@@ -63,4 +83,8 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"TRIAGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid setting: {problems}") from None

@@ -38,6 +38,7 @@ LABEL_FIELDS = (*HEADS, "district")
 ROLES = ("intake", "reviewer", "admin")
 KEY_PREFIX = "trg_"
 AUTHOR_CHARS = Message.__table__.c.author.type.length
+KEY_NAME_CHARS = ApiKey.__table__.c.name.type.length
 
 
 def utcnow() -> datetime:
@@ -411,7 +412,9 @@ class Store:
     def create_key(self, role: str, name: str) -> str:
         """A new API key for ``role``; the plaintext is returned once and only its hash is stored."""
         if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+            raise InvalidRequestError(f"role must be one of {', '.join(ROLES)}")
+        if not name or len(name) > KEY_NAME_CHARS:
+            raise InvalidRequestError(f"a key name has 1 to {KEY_NAME_CHARS} characters, got {len(name)}")
         prefix = secrets.token_hex(4)
         plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
         with self._session() as s, s.begin():
@@ -479,7 +482,15 @@ def _redact_json(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value).text
     if isinstance(value, dict):
-        return {redact(str(k)).text: _redact_json(v) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = base = redact(str(k)).text
+            n = 1
+            while key in out:  # two keys redacted alike ("[PHONE]"): both values kept
+                n += 1
+                key = f"{base} ({n})"
+            out[key] = _redact_json(v)
+        return out
     if isinstance(value, list):
         return [_redact_json(v) for v in value]
     if isinstance(value, int | float) and not isinstance(value, bool):
