@@ -9,6 +9,7 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from api import errors, metrics
 from api.batcher import MicroBatcher
 from api.routers import admin, classify, meta, review
 from triage import __version__
-from triage.champion import serving_model_dir
+from triage.champion import RELOAD_POLL_SECONDS, reload_request_path, reload_stamp, serving_model_dir
 from triage.engine import Triage
 from triage.errors import ModelLoadError
 from triage.settings import Settings, get_settings
@@ -79,10 +80,19 @@ def initial_engine(settings: Settings, smoke: bool = True) -> tuple[Triage, Path
 
 
 async def watch_champion(app: FastAPI, settings: Settings) -> None:
-    """Periodic check of the champion pointer; a refused model is logged and the old one serves."""
+    """Checks the champion pointer every ``model_check_seconds`` (0: never by itself) and whenever the
+    reload request file changes (looked at every second); a refused model is logged and the old one
+    keeps serving."""
     loop = asyncio.get_running_loop()
+    request_file = reload_request_path(settings)
+    seen, last_check = reload_stamp(request_file), time.monotonic()
     while True:
-        await asyncio.sleep(settings.model_check_seconds)
+        await asyncio.sleep(RELOAD_POLL_SECONDS)
+        stamp = reload_stamp(request_file)
+        periodic = settings.model_check_seconds > 0 and time.monotonic() - last_check >= settings.model_check_seconds
+        if stamp == seen and not periodic:
+            continue
+        seen, last_check = stamp, time.monotonic()
         try:
             await loop.run_in_executor(None, app.state.models.reload, settings)
         except ModelLoadError as exc:
@@ -149,8 +159,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         if path:
             log.warning("no API keys existed: an admin key was written to %s", path)
         log.info("ready: model %s, store %s", app.state.models.current.version, st.dialect)
-        watcher = (asyncio.create_task(watch_champion(app, settings))
-                   if settings.model_check_seconds > 0 and engine is None else None)
+        watcher = asyncio.create_task(watch_champion(app, settings)) if engine is None else None
         yield
         if watcher:
             watcher.cancel()

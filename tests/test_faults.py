@@ -30,6 +30,7 @@ class Proxy:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.up = True
+        self.stalled = False  # connections stay open, nothing is forwarded: a server that stopped answering
         self.conns: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -42,15 +43,19 @@ class Proxy:
             if not self.up:
                 client.close()
                 continue
+            if self.stalled:
+                self.conns.append(client)  # accepted, never answered
+                continue
             server = socket.create_connection(self.target)
             self.conns += [client, server]
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a, b):
+    def _pipe(self, a, b):
         try:
             while data := a.recv(65536):
+                while self.stalled:
+                    time.sleep(0.05)
                 b.sendall(data)
         except OSError:
             pass
@@ -129,6 +134,38 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+def test_readyz_says_503_within_seconds_while_the_database_stalls_then_recovers(tmp_path, triage_model,
+                                                                              fresh_postgres_url):
+    """A database that stops answering without closing anything (a frozen server behind a proxy):
+    /readyz answers 503 after its 2 s ping deadline instead of hanging, and 200 once it answers."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from triage.settings import Settings
+    from triage.store import Store, upgrade
+
+    proxy = Proxy()
+    url = fresh_postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    store = Store(url)
+    upgrade(store.engine)
+    settings = Settings(database_url=url, var_dir=tmp_path / "var")
+    with TestClient(create_app(settings, engine=triage_model, store=store)) as c:
+        assert c.get("/readyz").status_code == 200
+        proxy.stalled = True
+        t0 = time.perf_counter()
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["database"] == "unreachable"
+        assert time.perf_counter() - t0 < 5
+        t0 = time.perf_counter()
+        assert c.get("/readyz").status_code == 503 and time.perf_counter() - t0 < 5  # no pile-up
+        proxy.stalled = False
+        deadline = time.time() + 30
+        while c.get("/readyz").status_code != 200:
+            assert time.time() < deadline, "readyz did not recover"
+            time.sleep(0.5)
+    store.dispose()
+
+
 def test_a_worker_killed_with_sigkill_does_not_stop_the_service(tmp_path):
     port = _free_port()
     prom = tmp_path / "prom"

@@ -222,3 +222,29 @@ def test_promotion_by_directory_does_not_need_mlflow(env, monkeypatch):
     finally:
         store.dispose()
     assert json.loads(get_settings().champion_pointer_path().read_text())["model_version"] == "B"
+
+
+def test_a_reload_asked_of_one_worker_reaches_the_others_within_seconds(env, monkeypatch):
+    """POST /v1/admin/reload lands on one worker; it leaves a request file that every other worker's
+    watcher looks at each second (here: a second app in the same process, with periodic checks off)."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from triage.champion import request_reload, write_pointer
+
+    monkeypatch.setenv("TRIAGE_MODEL_CHECK_SECONDS", "0")
+    get_settings.cache_clear()
+    s = get_settings()
+    with TestClient(create_app(s)) as other:
+        before = other.app.state.models.current.version
+        champ = _copy_model(env / "champ", "CHAMP-2")
+        write_pointer(s, champ, "CHAMP-2")
+        time.sleep(1.5)
+        assert other.app.state.models.current.version == before  # no periodic check: nothing moves by itself
+        request_reload(s)  # what the worker that answered POST /v1/admin/reload does
+        deadline = time.time() + 10
+        while other.app.state.models.current.version != "CHAMP-2":
+            assert time.time() < deadline, "the other worker did not pick up the reload request"
+            time.sleep(0.2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from triage.errors import ModelLoadError
@@ -53,3 +54,28 @@ def write_pointer(settings: Settings, model_dir: Path, model_version: str,
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+RELOAD_POLL_SECONDS = 1.0
+
+
+def reload_request_path(settings: Settings) -> Path:
+    """Next to the pointer (on the shared volume when there are several machines)."""
+    return settings.champion_pointer_path().with_name("RELOAD_REQUESTED")
+
+
+def request_reload(settings: Settings) -> None:
+    """Ask every worker to check the pointer now: POST /v1/admin/reload reaches one worker only."""
+    path = reload_request_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{time.time()} {os.getpid()}\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def reload_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_ino

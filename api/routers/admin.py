@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import Principal, get_store, require
 from api.errors import error_response
 from api.schemas import KeyRequest
+from triage.champion import RELOAD_POLL_SECONDS, request_reload
 from triage.errors import ModelLoadError
 from triage.store import Store
 
@@ -35,9 +36,13 @@ def revoke_key(prefix: str, store: Store = Depends(get_store), _: Principal = De
 async def reload_model(request: Request, force: bool = False, _: Principal = Depends(require("admin"))):
     state = request.app.state
     try:
-        return await run_in_threadpool(state.models.reload, state.settings, force)
+        result = await run_in_threadpool(state.models.reload, state.settings, force)
     except ModelLoadError as exc:
         return error_response(409, "model_refused", f"{exc}; still serving {state.models.current.version}")
+    # This worker answered; the others (and other machines sharing the pointer's directory) see the
+    # request file change and check the pointer within a second.
+    await run_in_threadpool(request_reload, state.settings)
+    return {**result, "other_workers": f"within {RELOAD_POLL_SECONDS:g} s"}
 
 
 @router.get("/promotions", summary="Champion changes: who, when, which version, metrics")

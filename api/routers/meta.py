@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,14 +72,31 @@ def healthz():
 
 
 @router.get("/readyz", tags=["ops"], summary="Model loaded and database reachable")
-def readyz(request: Request):
+async def readyz(request: Request):
     models = getattr(request.app.state, "models", None)
     store = getattr(request.app.state, "store", None)
-    db_ok = bool(store and store.ping())
+    db_ok = bool(store) and await _ping(request.app.state, store)
     body = {"model": models.current.version if models else None, "database": "ok" if db_ok else "unreachable"}
     if models is None or not db_ok:
         return JSONResponse({"status": "not_ready", **body}, status_code=503)
     return {"status": "ready", **body}
+
+
+READY_PING_SECONDS = 2.0
+_PINGER = ThreadPoolExecutor(1, thread_name_prefix="readyz")
+
+
+async def _ping(state, store: Store) -> bool:
+    """The database's answer within READY_PING_SECONDS, else not ready. One ping at a time on its own
+    thread: probes against a database that stopped answering wait on the ping already running instead
+    of piling up threads (or taking the thread pool that classification uses)."""
+    pending = getattr(state, "ready_ping", None)
+    if pending is None or pending.done():
+        pending = state.ready_ping = asyncio.wrap_future(_PINGER.submit(store.ping))
+    try:
+        return await asyncio.wait_for(asyncio.shield(pending), READY_PING_SECONDS)
+    except TimeoutError:
+        return False
 
 
 @router.get("/metrics", tags=["ops"], summary="Prometheus metrics")

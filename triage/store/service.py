@@ -100,7 +100,21 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A database that stops answering must not hang a worker: connecting gives up after 5 s; a
+    # connection whose sent data stays unacknowledged for 10 s (a network partition) or whose peer
+    # stops answering keepalives is closed (an error, so messages are answered "stored: false");
+    # a statement that runs 15 s (locks, an overloaded server) is cancelled by the server.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10,
+                           connect_args={"connect_timeout": 5, "tcp_user_timeout": 10_000, "keepalives": 1,
+                                         "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3})
+
+    @event.listens_for(engine, "connect")
+    def _timeouts(dbapi_conn, _):  # pragma: no cover - exercised by every PostgreSQL test
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET statement_timeout = 15000")
+        dbapi_conn.commit()
+
+    return engine
 
 
 def _safe_explanation(prediction: dict) -> dict:
