@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from triage.settings import get_settings
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,6 +21,20 @@ def triage_model():
     from triage.engine import Triage
 
     return Triage.load(REPO / "models" / "default")
+
+
+@pytest.fixture(scope="session")
+def rules():
+    from triage.rules import EmergencyRules
+
+    return EmergencyRules.load(get_settings().emergency_rules_path)
+
+
+@pytest.fixture(scope="session")
+def districts():
+    from triage.rules import DistrictResolver
+
+    return DistrictResolver.load(get_settings().gazetteer_path)
 
 
 @pytest.fixture(scope="session")

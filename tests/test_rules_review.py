@@ -19,16 +19,6 @@ S = get_settings()
 
 
 @pytest.fixture(scope="module")
-def rules():
-    return EmergencyRules.load(S.emergency_rules_path)
-
-
-@pytest.fixture(scope="module")
-def districts():
-    return DistrictResolver.load(S.gazetteer_path)
-
-
-@pytest.fixture(scope="module")
 def engine():
     return Triage.load()
 

@@ -10,16 +10,6 @@ from triage.text import normalize, skeleton
 S = get_settings()
 
 
-@pytest.fixture(scope="module")
-def rules():
-    return EmergencyRules.load(S.emergency_rules_path)
-
-
-@pytest.fixture(scope="module")
-def districts():
-    return DistrictResolver.load(S.gazetteer_path)
-
-
 def hits(rules, text):
     return [h.label for h in rules.find(skeleton(normalize(text)))]
 
@@ -163,7 +153,7 @@ def test_word_prefilter_never_drops_a_match():
 
     from triage.io import read_records
     from triage.matching import words
-    from triage.rules import DistrictResolver, EmergencyRules
+    from triage.rules import EmergencyRules
     from triage.settings import get_settings
 
     settings = get_settings()
