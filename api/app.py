@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors, metrics
 from api.batcher import MicroBatcher
@@ -167,7 +168,8 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         if own_store:
             st.dispose()
 
-    app = FastAPI(
+    # fastapi-offline: /docs and /redoc with their scripts served by the API itself, not from a CDN.
+    app = FastAPIOffline(
         title="Astana citizens' message triage",
         version=__version__,
         description=(

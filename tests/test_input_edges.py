@@ -167,3 +167,43 @@ def test_metadata_keys_redacted_alike_keep_both_values(client, keys, store):
     with store.engine.connect() as conn:
         (raw,) = conn.execute(sa.text("SELECT metadata FROM messages")).one()
     assert (raw if isinstance(raw, dict) else json.loads(raw)) == {"[PHONE]": "first", "[PHONE] (2)": "second"}
+
+
+# -- privacy and page headers (a security review) -----------------------------------------------
+
+PII = "перезвонила по 8 701 123 45 67, ИИН 900101300126, почта aigerim@mail.kz"
+
+
+def test_a_correction_comment_is_redacted_before_storage(client, keys, store):
+    mid = client.post("/v1/classify", headers=keys["intake"], json={"text": "Подъезде газ иісі шығып тұр"}).json()["message_id"]
+    r = client.post(f"/v1/messages/{mid}/corrections", headers=keys["reviewer"], json={"urgency": "critical", "comment": PII})
+    assert r.status_code == 201
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT comment FROM corrections")).scalar_one()
+    served = client.get(f"/v1/messages/{mid}", headers=keys["reviewer"]).json()["corrections"][0]["comment"]
+    assert stored == served == "перезвонила по [PHONE], ИИН [IIN], почта [EMAIL]"
+
+
+@pytest.mark.parametrize("pii, leaked", [("8 701 123 45 67", "8 701 123 4"), ("aigerim.serikbayeva@mail.kz", "aigerim.serikbayeva@mail.k"),
+                                         ("900101300126", "90010130012"), ("4400 4301 2345 6789", "4400 4301 2345 678")])
+def test_personal_data_across_the_length_limit_is_redacted_whole(client, keys, store, settings, pii, leaked):
+    head = ("Жол бұзылған, шұңқыр көп. " * 400)[: settings.max_text_chars - len(leaked) - 1] + " "
+    r = client.post("/v1/classify", headers=keys["intake"], json={"text": head + pii + " спасибо"})
+    assert r.status_code == 200 and r.json()["stored"]
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT text FROM messages")).scalar_one()
+    assert leaked not in stored and len(stored) <= settings.max_text_chars
+
+
+def test_every_url_of_the_reviewer_page_and_the_docs_refuses_framing(client):
+    for path in ("/review", "/static/review.html", "/static/review.js", "/docs", "/redoc"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_the_docs_load_nothing_from_another_origin(client):
+    for path in ("/docs", "/redoc"):
+        html = client.get(path).text
+        assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html, path
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200

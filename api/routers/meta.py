@@ -116,11 +116,43 @@ PAGE_HEADERS = {
 }
 
 
+# The API docs (assets served locally by fastapi-offline) run an inline script: no script CSP there,
+# but never framed either (operators paste keys into Swagger's "Authorize").
+FRAME_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY",
+                 "X-Content-Type-Options": "nosniff"}
+
+
+class PageHeadersMiddleware:
+    """The page's headers on every static file (``/static/review.html`` is the same page as
+    ``/review``) and framing protection on the API docs."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        extra = (PAGE_HEADERS if path.startswith("/static/") else
+                 FRAME_HEADERS if path.startswith(("/docs", "/redoc", "/static-offline-docs/")) else None)
+        if extra is None:
+            return await self.app(scope, receive, send)
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {k for k, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *((k, v) for k, v in raw if k not in present)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def mount_page(app: FastAPI, static_dir: Path) -> None:
     """The reviewer page: static files served by the API itself, no build step."""
     if not (static_dir / "review.html").exists():
         return
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.add_middleware(PageHeadersMiddleware)
 
     @app.get("/review", include_in_schema=False)
     def review_page():

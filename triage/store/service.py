@@ -257,7 +257,9 @@ class Store:
     def _row(self, m: NewMessage, pred: dict, now: datetime) -> dict:
         # What the classifier read (control, zero-width and bidi characters removed, cut at the
         # configured length), redacted: PostgreSQL refuses NUL, and retraining should see that text.
-        red = redact(clean(m.text, self.max_text_chars).text)
+        # Redacted before the cut: a number or address across the limit would no longer match whole.
+        red = redact(clean(m.text, max(len(m.text), 1)).text)
+        stored_text = red.text[: self.max_text_chars]
         # Redaction can lengthen a text ("a@b.kz" -> "[EMAIL]"): cut to the column, marked.
         author = _fit(redact(m.author).text, AUTHOR_CHARS) if m.author else None
         with self._lock:
@@ -265,7 +267,7 @@ class Store:
         stored_pred = _safe_explanation(pred)
         return dict(
             created_at=now, channel=m.channel, external_id=m.external_id, author=author,
-            posted_at=_to_utc(m.posted_at), text=red.text, redactions=dict(red.counts),
+            posted_at=_to_utc(m.posted_at), text=stored_text, redactions=dict(red.counts),
             extra=_redact_json(m.metadata) if m.metadata else None,
             model_version=pred.get("model_version", "unknown"), language=pred.get("language"),
             **{h: (pred.get(h) or {}).get("label") for h in HEADS},
@@ -328,8 +330,10 @@ class Store:
                 exists = s.execute(select(Message.id).where(Message.id == message_id)).first()
                 if exists is None:
                     raise NotFoundError(f"message {message_id} not found")
+                # A reviewer's note may quote the citizen's number back: redacted like the text.
                 c = Correction(message_id=message_id, created_at=now, reviewer=reviewer,
-                               comment=comment, **{f: labels.get(f) for f in LABEL_FIELDS})
+                               comment=redact(comment).text if comment else comment,
+                               **{f: labels.get(f) for f in LABEL_FIELDS})
                 s.add(c)
                 s.execute(update(Message).where(Message.id == message_id).values(reviewed_at=now))
                 s.flush()
