@@ -150,3 +150,12 @@ def test_a_fold_with_one_calibratable_label_skips_the_head_instead_of_crashing()
     model.fit(texts, {"topic": ["roads" if i % 2 else "water" for i in range(40)],
                       "urgency": ["normal"] * 39 + ["critical"]})
     assert list(model.heads_) == ["topic"]
+
+
+def test_csv_quotes_left_open_are_refused_wherever_they_are(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('id,text,x\n1,"a"b,"unclosed\n2,second,y\n3,third,z\n4,"open at the end\n', encoding="utf-8")
+    got = _records(path)
+    assert got == [(2, "line 2: malformed CSV (a quoted field is never closed)"),
+                   (3, {"id": "2", "text": "second", "x": "y"}), (4, {"id": "3", "text": "third", "x": "z"}),
+                   (5, "line 5: malformed CSV (a quoted field is never closed)")]

@@ -72,3 +72,36 @@ def test_serve_refuses_a_corrupt_database_or_an_unmigrated_schema_in_one_line(tm
     p = _serve({"TRIAGE_VAR_DIR": str(tmp_path / "var2"), "TRIAGE_DATABASE_URL": fresh_postgres_url}, "--workers", "2")
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "run `triage db upgrade`" in p.stderr
+
+
+def test_an_empty_database_url_means_the_default_and_sqlalchemy_sqlite_urls_pass(fresh_env, monkeypatch):
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", "")
+    get_settings.cache_clear()
+    assert get_settings().resolved_database_url().endswith("/var/triage.db")
+    assert Settings(database_url="sqlite+pysqlite:///x.db").database_url == "sqlite+pysqlite:///x.db"
+    assert Settings(database_url="POSTGRESQL://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_db_current_reports_without_migrating(fresh_env, capsys):
+    assert main(["db", "upgrade", "0001"]) == 0
+    assert main(["db", "current"]) == 0
+    assert "revision 0001 (head" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_a_wrong_database_name_gets_no_schema_hint(fresh_env, monkeypatch, capsys):
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/no_such_db_here")
+    get_settings.cache_clear()
+    assert main(["keys", "list"]) == 2
+    err = capsys.readouterr().err
+    assert 'database "no_such_db_here" does not exist' in err and "db upgrade" not in err
+
+
+def test_admin_reload_answers_when_the_request_file_cannot_be_written(client, keys, monkeypatch):
+    import api.routers.admin as admin
+
+    def read_only(settings):
+        raise PermissionError("read-only volume")
+
+    monkeypatch.setattr(admin, "request_reload", read_only)
+    r = client.post("/v1/admin/reload", headers=keys["admin"])
+    assert r.status_code == 200 and "periodic check" in r.json()["other_workers"]

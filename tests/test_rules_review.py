@@ -183,3 +183,17 @@ def test_gazetteer_patterns_as_a_string_are_rejected():
 def test_cyrillic_message_with_link_is_cyrl(engine):
     r = engine.classify("Яма на дороге возле дома https://www.instagram.com/reel/C8xYzAbCdEfGh/?igsh=MWQ1ZGUwMzRtYzVhZQ==")
     assert r.script == "Cyrl"
+
+
+def test_config_files_a_city_would_write_still_load(tmp_path):
+    s = settings_with(tmp_path, "emergency_rules.yaml", 'negations:\n  ru: ["не"]\n  en: ["not", "never", "if"]',
+                      "negations:\n")
+    assert EmergencyRules.load(s.emergency_rules_path).negations == {}
+    s = settings_with(tmp_path, "routing.yaml", "  heating_utility:\n    name:",
+                      "  heating_utility:\n    <<: &base {email: heat@example.kz}\n    name:")
+    Triage.load(settings=s)  # a merge key, and a contact field the code doesn't read
+    s = settings_with(tmp_path, "taxonomy.yaml", "districts:\n", "districts:\n  kosshy:\n")
+    assert "kosshy" in Triage.load(settings=s).taxonomy.districts  # an entry without names yet
+    s = settings_with(tmp_path, "emergency_rules.yaml", "    authority: emergency_service\n", "    authorty: emergency_service\n")
+    with pytest.raises(ConfigError, match="authorty"):
+        EmergencyRules.load(s.emergency_rules_path)

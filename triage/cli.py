@@ -226,9 +226,10 @@ def _preflight() -> None:
 
 
 def cmd_db(args) -> int:
+    from triage.store import Store
     from triage.store.migrate import current_revision, downgrade, head_revision, upgrade
 
-    store = _store()
+    store = Store.from_settings()  # not _store(): `db current` must not migrate, `db upgrade REV` goes to REV
     if store.dialect == "sqlite":
         Path(store.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
     if args.db_command == "upgrade":
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"triage {args.command}: error: {exc}", file=sys.stderr)
     except SQLAlchemyError as exc:  # one line, not a driver traceback; the hint when it's the schema
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        missing = any(w in first for w in ("no such table", "does not exist", "UndefinedTable"))
+        missing = "no such table" in first or ("relation" in first and "does not exist" in first)
         hint = " (the schema is missing: run `triage db upgrade`)" if missing else ""
         print(f"triage {args.command}: database error: {type(exc).__name__}: {first}{hint}", file=sys.stderr)
     except OSError as exc:

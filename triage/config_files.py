@@ -29,61 +29,65 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Patterns = Annotated[list[Text], Field(min_length=1)]
 
 
-class _Strict(BaseModel):
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")  # version, descriptions, contacts: for the people editing
+
+
+class RuleSpec(BaseModel):
+    # Closed: a misspelt "authorty" would otherwise leave a rule silently without its authority.
     model_config = ConfigDict(extra="forbid")
-
-
-class RuleSpec(_Strict):
     urgency: str | None = None
     authority: str | None = None
     patterns: Patterns
+    description: Any = None
+    examples: Any = None
+    notes: Any = None
 
 
-class RulesFile(_Strict):
-    negations: dict[str, list[Text]] = {}
+class RulesFile(_Open):
+    negations: dict[str, list[Text]] | None = None  # empty (every entry commented out): none
     rules: Annotated[dict[str, RuleSpec], Field(min_length=1)]
 
 
-class GazetteerFile(_Strict):
+class GazetteerFile(_Open):
     districts: dict[str, Patterns]
 
 
-class LexiconFile(_Strict):
+class LexiconFile(_Open):
     concepts: dict[str, Patterns]
 
 
-class LocalRecipient(_Strict):
+class LocalRecipient(_Open):
     name: dict[str, Text]
     channel: Text
 
 
-class RecipientSpec(_Strict):
+class RecipientSpec(_Open):
     name: dict[str, Text]
     channel: Text
-    districts: dict[str, LocalRecipient] = {}
+    districts: dict[str, LocalRecipient] | None = None
 
 
-class RoutingFile(_Strict):
+class RoutingFile(_Open):
     recipients: Annotated[dict[str, RecipientSpec], Field(min_length=1)]
 
 
-class TopicSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")  # descriptions, examples: documentation for people
+class TopicSpec(_Open):
     default_authority: str | None = None
-    names: dict[str, Text] = {}
+    names: dict[str, Text] | None = None
 
 
-class LabelSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    names: dict[str, Text] = {}
+class LabelSpec(_Open):
+    names: dict[str, Text] | None = None
 
 
-class TaxonomyFile(BaseModel):
-    model_config = ConfigDict(extra="allow")  # version, scripts
-    topics: Annotated[dict[str, TopicSpec], Field(min_length=1)]
-    authorities: dict[str, dict[str, Text]]
-    urgency: dict[str, LabelSpec]
-    districts: dict[str, dict[str, Text]]
+class TaxonomyFile(_Open):
+    # An entry may be empty ("other:"); names of authorities and districts are per language, next to
+    # any description a city adds.
+    topics: Annotated[dict[str, TopicSpec | None], Field(min_length=1)]
+    authorities: dict[str, dict[str, Any] | None]
+    urgency: dict[str, LabelSpec | None]
+    districts: dict[str, dict[str, Any] | None]
     languages: list[str] = ["kk", "ru", "en"]
     channels: list[str] = []
 
@@ -98,6 +102,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # "<<: *defaults": merged keys may be overridden, that is what merging is for
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -144,7 +150,7 @@ def cross_check(taxonomy, routing, rules, districts, paths: dict[str, Path]) -> 
             problems.append(f"{paths['rules']}: rule {rid!r} sets authority {rule.authority!r}, which "
                             f"{paths['routing']} has no recipient for")
     for topic, spec in taxonomy.topics.items():
-        a = (spec or {}).get("default_authority")
+        a = (spec or {}).get("default_authority")  # noqa: SIM910 - an entry may be empty (None)
         if a is not None and a not in authorities:
             problems.append(f"{paths['taxonomy']}: topic {topic!r} has default_authority {a!r}, not an authority")
         elif a is not None and a not in recipients:
@@ -152,7 +158,7 @@ def cross_check(taxonomy, routing, rules, districts, paths: dict[str, Path]) -> 
     for a, entry in routing.recipients.items():
         if a not in authorities:
             problems.append(f"{paths['routing']}: recipient {a!r} is not an authority of {paths['taxonomy']}")
-        for d in entry.get("districts") or {}:
+        for d in (entry or {}).get("districts") or {}:
             if d not in known_districts:
                 problems.append(f"{paths['routing']}: {a!r} has a recipient for district {d!r}, not a district "
                                 f"of {paths['taxonomy']} ({', '.join(sorted(known_districts))})")

@@ -103,7 +103,10 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
                 raw.append(line)
                 yield line
 
-        reader = csv.reader(tracked(), delimiter=delim)
+        # Strict quoting finds where a quoted field opens and closes; a record it refuses is read again
+        # leniently (a stray quote after a closed field, '"Жалоба" на дорогу', is text, as always) and
+        # refused only when a quote is never closed (it would swallow every later line into one field).
+        reader = csv.reader(tracked(), delimiter=delim, strict=True)
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -117,18 +120,15 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
                 row = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                n, first = first, reader.line_num + 1
-                raw.clear()
-                yield n, DataError(f"line {n}: malformed CSV ({exc})")
-                continue
-            record, last = "".join(raw), reader.line_num
+            except csv.Error:
+                row = _lenient(raw, delim)
+                if row is None:
+                    n, first = first, reader.line_num + 1
+                    raw.clear()
+                    yield n, DataError(f"line {n}: malformed CSV (a quoted field is never closed)")
+                    continue
+            last = reader.line_num
             raw.clear()
-            if last > first and _unclosed_quote(record, delim):
-                # A quote never closed swallows every later line into one field: an error, not a row.
-                yield first, DataError(f"line {first}: malformed CSV (a quoted field is never closed)")
-                first = last + 1
-                continue
             span, first = range(first, last + 1), last + 1
             n = span.start
             if any(k in bad for k in span):
@@ -139,14 +139,16 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]
                 yield n, {k: (v if v != "" else None) for k, v in zip(header, row, strict=True)}
 
 
-def _unclosed_quote(record: str, delim: str) -> bool:
-    """Whether a multi-line CSV record ends inside a quoted field (read strictly, only to ask that:
-    the lenient reader takes a stray quote in the middle of a field as text, as before)."""
-    try:
-        list(csv.reader(io.StringIO(record), delimiter=delim, strict=True))
-    except csv.Error as exc:
-        return "end of data" in str(exc)
-    return False
+_PROBE = "\ue000probe\ue000"
+
+
+def _lenient(lines: list[str], delim: str) -> list[str] | None:
+    """The record in ``lines`` read leniently; None when it ends inside a quoted field (a line added
+    after it would be swallowed into that field)."""
+    rows = list(csv.reader(io.StringIO("".join(lines) + _PROBE + "\n"), delimiter=delim))
+    if not rows or any(_PROBE in field for field in rows[0]):
+        return None
+    return rows[0]
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -66,11 +66,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, url: str | None) -> str | None:
-        if url is None:
+        if url is None or not url.strip():  # unset, or set empty (TRIAGE_DATABASE_URL=${DATABASE_URL:-})
             return None
-        if url.startswith(("postgresql://", "postgres://")):  # the driver this project ships: psycopg 3
+        scheme = url.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):  # the driver this project ships: psycopg 3
             return "postgresql+psycopg://" + url.split("://", 1)[1]
-        if not url.startswith(("sqlite://", "postgresql+psycopg://")):
+        if not scheme.startswith(("sqlite", "postgresql+")):
             raise ValueError("use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db")
         return url
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -13,6 +15,7 @@ from triage.errors import ModelLoadError
 from triage.store import Store
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+log = logging.getLogger("triage.api")
 
 
 @router.get("/keys", summary="List API keys (prefixes and roles; never the keys)")
@@ -41,7 +44,12 @@ async def reload_model(request: Request, force: bool = False, _: Principal = Dep
         return error_response(409, "model_refused", f"{exc}; still serving {state.models.current.version}")
     # This worker answered; the others (and other machines sharing the pointer's directory) see the
     # request file change and check the pointer within a second.
-    await run_in_threadpool(request_reload, state.settings)
+    try:
+        await run_in_threadpool(request_reload, state.settings)
+    except OSError as exc:  # a read-only volume for the pointer: the others follow at their periodic check
+        log.warning("reload request file not written (%s): other workers reload at their periodic check",
+                    type(exc).__name__)
+        return {**result, "other_workers": f"at their periodic check ({state.settings.model_check_seconds:g} s)"}
     return {**result, "other_workers": f"within {RELOAD_POLL_SECONDS:g} s"}
 
 

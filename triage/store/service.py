@@ -39,6 +39,7 @@ ROLES = ("intake", "reviewer", "admin")
 KEY_PREFIX = "trg_"
 AUTHOR_CHARS = Message.__table__.c.author.type.length
 KEY_NAME_CHARS = ApiKey.__table__.c.name.type.length
+REDACT_MARGIN = 320  # longer than any e-mail address (254) or formatted number
 
 
 def utcnow() -> datetime:
@@ -257,8 +258,9 @@ class Store:
     def _row(self, m: NewMessage, pred: dict, now: datetime) -> dict:
         # What the classifier read (control, zero-width and bidi characters removed, cut at the
         # configured length), redacted: PostgreSQL refuses NUL, and retraining should see that text.
-        # Redacted before the cut: a number or address across the limit would no longer match whole.
-        red = redact(clean(m.text, max(len(m.text), 1)).text)
+        # Redacted before the cut, over the kept text plus a margin longer than any number or address:
+        # one across the limit must still match whole (and a 2 MB body must not be scanned whole).
+        red = redact(clean(m.text, self.max_text_chars + REDACT_MARGIN).text)
         stored_text = red.text[: self.max_text_chars]
         # Redaction can lengthen a text ("a@b.kz" -> "[EMAIL]"): cut to the column, marked.
         author = _fit(redact(m.author).text, AUTHOR_CHARS) if m.author else None
