@@ -1,6 +1,6 @@
 """Training time on the starter set and on a larger synthetic set (not part of the test run).
 
-    python bench/train_speed.py [--sizes 5994,50000] [--json out.json]
+    python bench/train_speed.py [--sizes 13598,50000] [--json out.json]
 
 The larger sets are made from the starter train split by resampling messages and perturbing them
 (dropping and swapping words, typos), so they have the starter set's length distribution ("short
@@ -51,7 +51,7 @@ def synthetic(records: list[dict], n: int, seed: int = 0) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="5994,50000", help="5,994 is the whole starter train split")
+    ap.add_argument("--sizes", default="13598,50000", help="13,598 is the whole starter train split")
     ap.add_argument("--json")
     args = ap.parse_args()
     base = read_records(get_settings().data_dir / "train.jsonl")

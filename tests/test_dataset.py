@@ -1,12 +1,15 @@
 """The starter dataset's promises (issue: starter dataset), checked on the committed files."""
 
 import collections
+import json
 
 import pytest
 
 from training.dataset import near_copy_pairs
 from triage.settings import get_settings
 from triage.taxonomy import Taxonomy
+
+DATA = get_settings().data_dir
 
 TAX = Taxonomy.load(get_settings().taxonomy_path)
 KK_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
@@ -148,3 +151,26 @@ def test_extend_adds_new_messages_to_train_only_and_drops_copies_of_either_split
     assert out["added_to_train"] == 1 and out["exact_copies"] == 1 and out["near_copies_of_existing"] == 1
     assert (tmp_path / "test.jsonl").read_bytes() == before_test
     assert extend([tmp_path / "new.jsonl"], tmp_path)["added_to_train"] == 0   # idempotent
+
+
+def test_extend_refuses_rows_that_break_the_contract_and_writes_nothing(tmp_path):
+    import shutil
+
+    from training.dataset import extend
+    from triage.errors import DataError
+
+    for f in ("train.jsonl", "test.jsonl"):
+        shutil.copy(DATA / f, tmp_path / f)
+    before = (tmp_path / "train.jsonl").read_bytes()
+    good = {"text": "Аулада жарық жоқ, үш күн болды", "topic": "electricity_lighting", "authority": "power_grid",
+            "urgency": "medium", "language": "kk", "script": "Cyrl", "district": None, "channel": "telegram"}
+    slice_ = tmp_path / "new.jsonl"
+    slice_.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in
+                                [good, {**good, "text": "   "}, {**good, "topic": "roadz"}, {**good, "language": "de"}]) + "\n")
+    with pytest.raises(DataError, match=r"row 2: no text; .*row 3: topic 'roadz'.*row 4: language 'de'"):
+        extend([slice_], tmp_path)
+    assert (tmp_path / "train.jsonl").read_bytes() == before
+
+
+def test_the_copy_check_finds_an_exact_copy_of_a_very_short_text():
+    assert near_copy_pairs(["Свет"], ["Жол", "свет "]) == [(0, 1, 1.0)]

@@ -233,3 +233,27 @@ def test_a_rule_label_the_city_model_never_saw_is_explained_without_features(tmp
         assert body["urgency"]["label"] == "critical" and body["stored"] is True
         assert c.get(f"/v1/messages/{body['message_id']}", headers=key).json()["labels"]["urgency"] == "critical"
     store.dispose()
+
+
+def test_the_pyfunc_takes_every_input_mlflow_hands_over_and_keeps_its_columns(triage_model):
+    import pandas as pd
+
+    from triage.mlflow_model import OUTPUT_COLUMNS, TriagePyfunc
+
+    m = TriagePyfunc()
+    m.triage = triage_model
+    texts = ["Жолда шұңқыр көп", "Нет света в подъезде"]
+    frames = [m.predict(None, pd.DataFrame({"id": ["A-1", "A-2"], "text": texts})),
+              m.predict(None, {"text": texts}),  # what `mlflow models serve` makes of {"inputs": {"text": [...]}}
+              m.predict(None, [{"text": t} for t in texts]), m.predict(None, texts),
+              m.predict(None, pd.DataFrame({"message": texts}))]  # a single column is the text
+    for out in frames:
+        assert list(out.columns) == OUTPUT_COLUMNS and len(out) == 2
+        assert out["topic"].tolist() == frames[0]["topic"].tolist() and out["error"].isna().all()
+    assert len(m.predict(None, "Жолда шұңқыр көп")) == 1
+    bad = m.predict(None, pd.DataFrame({"text": ["", None]}))
+    assert list(bad.columns) == OUTPUT_COLUMNS and bad["error"].notna().all()
+    assert list(m.predict(None, pd.DataFrame({"text": []})).columns) == OUTPUT_COLUMNS
+    for wrong in (pd.DataFrame({"id": ["A-1"], "body": ["яма"]}), pd.DataFrame(), {"body": ["яма"]}, [{"body": "яма"}]):
+        with pytest.raises(ValueError, match="'text'"):
+            m.predict(None, wrong)

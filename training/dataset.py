@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
+from triage.errors import DataError
 from triage.io import read_records, write_jsonl
 from triage.settings import get_settings
 
@@ -33,6 +34,33 @@ def _canon(text: str) -> str:
     return _WS.sub(" ", text.lower()).strip()
 
 
+def row_problems(r: dict) -> list[str]:
+    """What makes a slice row unfit for the starter set (the contract tests/test_dataset.py checks)."""
+    from triage.settings import get_settings
+    from triage.taxonomy import Taxonomy
+
+    tax = Taxonomy.load(get_settings().taxonomy_path)
+    text = r.get("text")
+    problems = [] if isinstance(text, str) and text.strip() else ["no text"]
+    for field, allowed in (("topic", tax.topics), ("authority", tax.authorities), ("urgency", tax.urgency),
+                           ("language", ("kk", "ru", "en")), ("script", ("Cyrl", "Latn")),
+                           ("channel", tax.channels)):
+        if r.get(field) not in allowed:
+            problems.append(f"{field} {r.get(field)!r} is not one of the taxonomy's")
+    if r.get("district") is not None and r["district"] not in tax.districts:
+        problems.append(f"district {r['district']!r} is not one of the taxonomy's")
+    return problems
+
+
+def _checked_rows(path: Path) -> list[dict]:
+    """A slice's rows, each checked: one bad row refuses the slice, naming file and row, before anything is written."""
+    rows = read_records(path)
+    bad = [f"{path}: row {i}: {'; '.join(p)}" for i, r in enumerate(rows, 1) if (p := row_problems(r))]
+    if bad:
+        raise DataError("; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else ""))
+    return rows
+
+
 def near_copy_pairs(texts_a: list[str], texts_b: list[str] | None = None, threshold: float = NEAR_COPY_JACCARD,
                     n: int = 5) -> list[tuple[int, int, float]]:
     """Pairs (i, j, jaccard) whose character n-gram sets have Jaccard >= threshold.
@@ -40,8 +68,10 @@ def near_copy_pairs(texts_a: list[str], texts_b: list[str] | None = None, thresh
     Within ``texts_a`` when ``texts_b`` is None (i < j), else between a[i] and b[j]. Sparse
     matrix products keep it to seconds for tens of thousands of texts.
     """
+    # Texts are padded so that one shorter than n ("Свет") still has an n-gram: an exact copy of a
+    # short text must be found too.
     vec = CountVectorizer(analyzer="char", ngram_range=(n, n), binary=True, lowercase=False,
-                          preprocessor=_canon, dtype=np.int32)
+                          preprocessor=lambda t: f"\x02{_canon(t)}\x03".ljust(n, "\x03"), dtype=np.int32)
     corpus = list(texts_a) + list(texts_b or [])
     X = vec.fit_transform(corpus).tocsr()
     A, B = X[: len(texts_a)], (X[len(texts_a):] if texts_b is not None else X)
@@ -66,7 +96,7 @@ def build(raw_dir: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 
         raise SystemExit(f"{test_path} exists: the test split is frozen; delete it by hand to rebuild")
     rows = []
     for p in sorted(raw_dir.glob("*.jsonl")):
-        for r in read_records(p):
+        for r in _checked_rows(p):
             r["text"] = r["text"].strip()
             rows.append(r)
     seen, uniq = set(), []
@@ -111,8 +141,9 @@ def extend(slices: list[Path], out_dir: Path) -> dict:
     old = [r["text"] for r in train + test]
     seen = {_canon(t) for t in old}
     new, exact = [], 0
-    for p in slices:
-        for r in read_records(p):
+    checked = [(p, _checked_rows(p)) for p in slices]  # every slice checked before anything is written
+    for _, rows in checked:
+        for r in rows:
             r["text"] = r["text"].strip()
             if _canon(r["text"]) in seen:
                 exact += 1

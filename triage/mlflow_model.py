@@ -16,12 +16,8 @@ class TriagePyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         import pandas as pd
 
-        if isinstance(model_input, pd.DataFrame):
-            texts = model_input["text" if "text" in model_input.columns else model_input.columns[0]].tolist()
-        else:
-            texts = list(model_input)
         rows = []
-        for r in self.triage.classify_batch(texts, errors="return"):
+        for r in self.triage.classify_batch(_texts(model_input), errors="return"):
             if isinstance(r, Exception):
                 rows.append({"error": str(r)})
                 continue
@@ -33,4 +29,37 @@ class TriagePyfunc(mlflow.pyfunc.PythonModel):
                 row[h] = d[h]["label"] if d[h] else None
                 row[f"{h}_confidence"] = d[h]["confidence"] if d[h] else None
             rows.append(row)
-        return pd.DataFrame(rows)
+        # The same columns whatever the batch (all rows invalid, or none): spark_udf's result_type
+        # and any consumer rely on them.
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+OUTPUT_COLUMNS = ["language", "script", "topic", "topic_confidence", "authority", "authority_confidence",
+                  "urgency", "urgency_confidence", "district", "recipient", "needs_review", "model_version", "error"]
+
+
+def _texts(model_input) -> list:
+    """The messages of any input MLflow hands over: a DataFrame with a ``text`` column (or a single
+    column), a dict of columns ({"text": [...]}, what serving makes of ``{"inputs": ...}``), a list
+    of records or of strings, or one string. Anything else is a clear error, never a guess."""
+    import pandas as pd
+
+    if isinstance(model_input, str):
+        return [model_input]
+    if isinstance(model_input, dict):
+        if "text" not in model_input:
+            raise ValueError(f"input has no 'text' field (fields: {', '.join(map(str, model_input))})")
+        value = model_input["text"]
+        return [value] if isinstance(value, str) else list(value)
+    if isinstance(model_input, pd.DataFrame):
+        if "text" in model_input.columns:
+            return model_input["text"].tolist()
+        if len(model_input.columns) == 1:
+            return model_input.iloc[:, 0].tolist()
+        raise ValueError(f"input has no 'text' column (columns: {', '.join(map(str, model_input.columns)) or 'none'})")
+    items = list(model_input)
+    if items and all(isinstance(i, dict) for i in items):
+        if not all("text" in i for i in items):
+            raise ValueError("every input record needs a 'text' field")
+        return [i["text"] for i in items]
+    return items
