@@ -10,8 +10,8 @@
 - unknown vocabulary: the share of word tokens (``normalize`` then ``skeleton``) of recent texts not
   in the training texts' vocabulary, versus its leave-one-out estimate on the training texts (the
   share of a training text's tokens seen in no other training text). That estimate is what a new
-  text from the training distribution scores, so the two are comparable (on the starter data it
-  is 0.120; the held-out test set scores 0.121). Only more unknown words than that is flagged.
+  text from the training distribution scores, so the two are comparable (on the 13,598-message train
+  split it is 0.042; the held-out test split scores 0.053). Only more unknown words than that is flagged.
 
 Each comparison gives a population stability index (PSI, sum of ``(a - e) * ln(a / e)`` over bins)
 and the Jensen-Shannon distance (base 2, in [0, 1]); bins empty on one side get ``EPSILON`` so
