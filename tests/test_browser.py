@@ -346,3 +346,48 @@ def test_language_switch_translates_the_sign_in_error(page, service):
     expect(page.get_by_test_id("signin-submit")).to_have_text("Войти")
     expect(err).not_to_contain_text("not accepted")
     expect(err).not_to_be_empty()
+
+
+# -- from an accessibility and i18n review of the page ------------------------------------------
+
+SELECTED = '[data-testid="queue-item"][aria-current="true"]'
+
+
+def test_tab_and_shift_tab_never_change_the_message_under_review(page, service):
+    sign_in(page, service)
+    page.keyboard.press("j")
+    chosen = page.locator(SELECTED).get_attribute("data-id")
+    page.keyboard.press("1")
+    topic = page.get_by_test_id("select-topic")
+    page.keyboard.press("ArrowDown")  # an unsaved edit
+    edited = topic.input_value()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert page.locator(SELECTED).get_attribute("data-id") == chosen and topic.input_value() == edited
+
+
+def test_a_failed_queue_load_is_an_error_not_an_empty_queue_and_speaks_the_interface_language(page, service):
+    sign_in(page, service)
+    page.get_by_test_id("lang-ru").click()
+    page.route("**/v1/review/queue*", lambda route, *_: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error": {"code": "store_unavailable", "message": "database unavailable"}}'))
+    page.get_by_test_id("refresh").click()
+    expect(page.get_by_test_id("toast").last).to_contain_text("Сервис временно недоступен")
+    expect(page.get_by_test_id("queue-empty")).to_contain_text("Не удалось загрузить очередь")
+    page.get_by_test_id("lang-en").click()
+
+
+def test_holding_c_confirms_only_the_message_on_screen(page, service):
+    sign_in(page, service)
+    first = int(page.locator(SELECTED).get_attribute("data-id"))
+    before = {int(i) for i in page.get_by_test_id("queue-item").evaluate_all("els => els.map(e => e.dataset.id)")}
+    page.keyboard.down("c")
+    for _ in range(3):
+        page.wait_for_timeout(300)
+        page.keyboard.down("c")  # auto-repeat: keydown with repeat=true
+    page.keyboard.up("c")
+    expect(page.locator(f'[data-testid="queue-item"][data-id="{first}"]')).to_have_count(0)
+    page.wait_for_timeout(500)
+    left = {int(i) for i in page.get_by_test_id("queue-item").evaluate_all("els => els.map(e => e.dataset.id)")}
+    assert before - left == {first}

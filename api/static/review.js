@@ -67,6 +67,13 @@
       orderPriority: 'Most in need of review first',
       orderHead: 'Lowest “{head}” confidence first',
       queueEmpty: 'The queue is empty — nothing to review.',
+      queueLoadFailed: 'The queue could not be loaded. Press Refresh to try again.',
+      errUnavailable: 'The service is temporarily unavailable (database). Nothing was saved; try again in a moment.',
+      errConflict: 'This message changed meanwhile. Refresh the queue and try again.',
+      belowThreshold: 'below the confidence threshold',
+      role_intake: 'intake',
+      role_reviewer: 'reviewer',
+      role_admin: 'administrator',
       messageN: 'Message #{id}',
       reason_uncertain: 'Uncertain',
       reason_quality_check: 'Quality check',
@@ -161,6 +168,13 @@
       orderPriority: 'Сначала наиболее нуждающиеся в проверке',
       orderHead: 'Сначала с наименьшей уверенностью по полю «{head}»',
       queueEmpty: 'Очередь пуста — проверять нечего.',
+      queueLoadFailed: 'Не удалось загрузить очередь. Нажмите «Обновить», чтобы попробовать снова.',
+      errUnavailable: 'Сервис временно недоступен (база данных). Ничего не сохранено; попробуйте чуть позже.',
+      errConflict: 'Обращение изменилось. Обновите очередь и попробуйте снова.',
+      belowThreshold: 'ниже порога уверенности',
+      role_intake: 'приём обращений',
+      role_reviewer: 'проверяющий',
+      role_admin: 'администратор',
       messageN: 'Обращение №\u00a0{id}',
       reason_uncertain: 'Неуверенный прогноз',
       reason_quality_check: 'Выборочная проверка',
@@ -255,6 +269,13 @@
       orderPriority: 'Алдымен тексеруді ең қажет ететіндері',
       orderHead: 'Алдымен «{head}» бойынша сенімділігі ең төмендері',
       queueEmpty: 'Кезек бос — тексеретін ештеңе жоқ.',
+      queueLoadFailed: 'Кезекті жүктеу мүмкін болмады. Қайталау үшін «Жаңарту» батырмасын басыңыз.',
+      errUnavailable: 'Қызмет уақытша қолжетімсіз (дерекқор). Ештеңе сақталмады; сәлден соң қайталаңыз.',
+      errConflict: 'Өтініш өзгерді. Кезекті жаңартып, қайталап көріңіз.',
+      belowThreshold: 'сенімділік шегінен төмен',
+      role_intake: 'өтініш қабылдау',
+      role_reviewer: 'тексеруші',
+      role_admin: 'әкімші',
       messageN: '№\u00a0{id} өтініш',
       reason_uncertain: 'Сенімсіз болжам',
       reason_quality_check: 'Іріктемелі тексеру',
@@ -462,6 +483,8 @@
 
   function errorText(err) {
     if (err instanceof ApiError && err.status === 0) return t('errNetwork');
+    if (err instanceof ApiError && err.status === 503) return t('errUnavailable');
+    if (err instanceof ApiError && err.status === 409) return t('errConflict');
     return t('errServer', { message: err && err.message ? err.message : String(err) });
   }
 
@@ -503,6 +526,12 @@
       if (LANGS.includes(base)) return base;
     }
     return 'en';
+  }
+
+  // Numbers in the interface language's notation (a decimal comma in Kazakh and Russian).
+  function num(x, digits) {
+    const text = Number(x).toFixed(digits);
+    return state.lang === 'en' ? text : text.replace('.', ',');
   }
 
   function applyStaticStrings() {
@@ -582,7 +611,7 @@
       await loadTaxonomy();
       input.value = '';
       $('user-name').textContent = who.name;
-      $('user-name').title = who.role;
+      $('user-name').title = t(`role_${who.role}`);
       showView('queue');
       await loadQueue({ reset: true });
       focusSelectedItem();
@@ -592,7 +621,7 @@
       const status = err instanceof ApiError ? err.status : null;
       const message = () => {
         if (status === 401) return silent ? t('errSession') : t('errWrongKey');
-        if (status === 403) return err.role ? t('errNotReviewer', { role: err.role }) : err.message;
+        if (status === 403) return err.role ? t('errNotReviewer', { role: t(`role_${err.role}`) }) : err.message;
         return errorText(err);
       };
       try { sessionStorage.removeItem(KEY_STORAGE); } catch { /* storage disabled */ }
@@ -641,6 +670,8 @@
   async function loadQueue({ reset = false } = {}) {
     if (state.loading && !reset) return;
     const seq = ++state.requestSeq;
+    const fromMore = document.activeElement === $('load-more'); // keyboard users keep their place
+    state.loadFailed = false;
     const shown = reset ? null : state.selectedId; // its form may hold the reviewer's unsaved edits
     state.loading = true;
     if (reset) {
@@ -663,8 +694,15 @@
       if (state.selectedId === null && state.items.length) state.selectedId = state.items[0].id;
       renderList();
       renderDetail({ preserve: shown !== null && shown === state.selectedId });
+      if (fromMore) {  // the selection (and any unsaved edit) stays; focus stays on the button, or the item
+        state.loading = false;
+        renderQueueMeta();
+        if (!$('load-more').hidden) $('load-more').focus();
+        else focusSelectedItem();
+      }
     } catch (err) {
       if (seq !== state.requestSeq) return;
+      state.loadFailed = true;
       const msg = handleError(err);
       if (msg) toast(msg, 'error');
     } finally {
@@ -690,7 +728,8 @@
     more.textContent = state.loading && n ? t('loading') : t('loadMore');
     const empty = $('queue-empty');
     empty.hidden = state.loading || n > 0;
-    empty.textContent = t('queueEmpty');
+    empty.textContent = state.loadFailed ? t('queueLoadFailed') : t('queueEmpty');
+    empty.classList.toggle('queue-error', !!state.loadFailed);
     document.title = `${n ? `(${state.nextCursor ? `${n}+` : n}) ` : ''}${t('appTitle')}`;
   }
 
@@ -711,7 +750,7 @@
     const button = el('button', {
       class: `queue-item reason-${reason === 'quality_check' ? 'quality' : 'uncertain'}${selected ? ' selected' : ''}`,
       testid: 'queue-item',
-      attrs: { type: 'button', 'data-id': m.id, 'aria-current': selected ? 'true' : 'false' },
+      attrs: { type: 'button', 'data-id': m.id, 'aria-current': selected ? 'true' : 'false', tabindex: selected ? '0' : '-1' },
     },
     el('span', { class: 'qi-top' },
       el('span', { class: `badge badge-${reason === 'quality_check' ? 'quality' : 'uncertain'}`, text: t(`reason_${reason}`) }),
@@ -723,9 +762,14 @@
       el('span', { class: 'tag', text: (m.language || '?').toUpperCase(), title: langName(m.language) }),
       el('span', { class: 'qi-pred' },
         el('span', { class: 'qi-pred-label', text: labelName('topic', (m.labels || {}).topic ?? topic.label) }),
-        el('span', { class: `qi-pred-conf${low.includes('topic') ? ' low' : ''}`, text: pct(topic.confidence) }))));
+        el('span', {
+          class: `qi-pred-conf${low.includes('topic') ? ' low' : ''}`,
+          text: low.includes('topic') ? `${pct(topic.confidence)} ↓` : pct(topic.confidence),
+          title: low.includes('topic') ? t('belowThreshold') : null,
+        }))));
+    // One tab stop for the whole list (the selected item; j/k and arrows move): tabbing through the
+    // page must not select, and so reset, another message on the way to the form.
     button.addEventListener('click', () => select(m.id));
-    button.addEventListener('focus', () => { if (state.selectedId !== m.id) select(m.id); });
     return el('li', {}, button);
   }
 
@@ -737,6 +781,7 @@
       const on = Number(b.dataset.id) === id;
       b.classList.toggle('selected', on);
       b.setAttribute('aria-current', on ? 'true' : 'false');
+      b.tabIndex = on ? 0 : -1;
       if (on && scroll) b.scrollIntoView({ block: 'nearest' });
     }
     if (changed) renderDetail();
@@ -802,7 +847,7 @@
     const badge = el('span', { class: `badge badge-${reason === 'quality_check' ? 'quality' : 'uncertain'}`, text: t(`reason_${reason}`) });
     meta.append(badge);
     if (typeof m.review_priority === 'number') {
-      meta.append(el('span', { class: 'meta-item', text: t('priority', { p: m.review_priority.toFixed(2) }) }));
+      meta.append(el('span', { class: 'meta-item', text: t('priority', { p: num(m.review_priority, 2) }) }));
     }
     meta.append(metaItem(t('channel'), m.channel));
     meta.append(metaItem(t('language'), langName(m.language)));
@@ -861,9 +906,9 @@
       const chips = el('ul', { class: 'features', attrs: { 'aria-label': t(`head_${h}`) } });
       for (const [feature, weight] of feats) {
         const raw = String(feature);
-        const chip = el('li', { class: 'feature', title: `“${raw}” · ${Number(weight).toFixed(3)}` },
+        const chip = el('li', { class: 'feature', title: `“${raw}” · ${num(weight, 3)}` },
           el('span', { class: 'feature-name', text: showSpaces(raw) }),
-          el('span', { class: 'feature-weight', text: Number(weight).toFixed(2) }));
+          el('span', { class: 'feature-weight', text: num(weight, 2) }));
         chip.style.setProperty('--w', String(Math.max(0.08, Math.abs(Number(weight) || 0) / max)));
         chips.append(chip);
       }
@@ -1058,7 +1103,13 @@
         toast(msg, 'error');
       }
     } finally {
-      if (state.user) updateFormState();
+      if (state.user) {
+        updateFormState();
+        // The button was disabled while saving, which drops keyboard focus: give it back after a failure.
+        if (state.items.some((m) => m.id === id) && (!document.activeElement || document.activeElement === document.body)) {
+          $(mode === 'confirm' ? 'confirm' : 'submit').focus();
+        }
+      }
     }
   }
 
@@ -1088,6 +1139,8 @@
 
   function onKeydown(e) {
     if (!state.user || e.defaultPrevented || e.isComposing) return;
+    // A held key repeats: one press, one action (a held "c" must not confirm message after message).
+    if (e.repeat && (e.key === 'Enter' || shortcutOf(e) === 'c')) { e.preventDefault(); return; }
     if (e.altKey || e.metaKey) return;
     const help = $('help');
     const key = shortcutOf(e);
