@@ -159,3 +159,21 @@ def test_csv_quotes_left_open_are_refused_wherever_they_are(tmp_path):
     assert got == [(2, "line 2: malformed CSV (a quoted field is never closed)"),
                    (3, {"id": "2", "text": "second", "x": "y"}), (4, {"id": "3", "text": "third", "x": "z"}),
                    (5, "line 5: malformed CSV (a quoted field is never closed)")]
+
+
+def test_a_stray_quote_on_a_last_line_without_newline_is_text(tmp_path):
+    for name, delim in (("a.csv", ","), ("a.tsv", "\t")):
+        path = tmp_path / name
+        path.write_text(delim.join(["id", "text", "x"]) + "\n" + delim.join(["2", '"Жалоба" на дорогу', "z"]), encoding="utf-8")
+        assert _records(path) == [(2, {"id": "2", "text": "Жалоба на дорогу", "x": "z"})]
+
+
+def test_the_pyfunc_takes_one_text_as_mlflow_serving_hands_it_over(triage_model):
+    import numpy as np
+
+    from triage.mlflow_model import TriagePyfunc
+
+    m = TriagePyfunc()
+    m.triage = triage_model
+    assert len(m.predict(None, np.array("Жолда шұңқыр көп"))) == 1
+    assert len(m.predict(None, {"text": np.array("Жолда шұңқыр көп")})) == 1

@@ -207,3 +207,13 @@ def test_the_docs_load_nothing_from_another_origin(client):
         html = client.get(path).text
         assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html, path
     assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_long_text_full_of_numbers_leaves_no_partial_number_at_the_cut(client, keys, store, settings):
+    # Placeholders are shorter than what they replace: the redacted text shrinks below the limit.
+    text = ", ".join(["+7 701 234 56 78"] * 600) + " 4400 4301 2345 6789 спасибо"
+    r = client.post("/v1/classify", headers=keys["intake"], json={"text": text})
+    assert r.status_code == 200 and r.json()["stored"]
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT text FROM messages")).scalar_one()
+    assert not any(ch.isdigit() for ch in stored.replace("[PHONE]", "").replace("[CARD]", "")), stored[-60:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import random
 import re
@@ -34,12 +35,16 @@ def _canon(text: str) -> str:
     return _WS.sub(" ", text.lower()).strip()
 
 
-def row_problems(r: dict) -> list[str]:
-    """What makes a slice row unfit for the starter set (the contract tests/test_dataset.py checks)."""
-    from triage.settings import get_settings
+@functools.lru_cache(maxsize=4)
+def _taxonomy(path: Path):
     from triage.taxonomy import Taxonomy
 
-    tax = Taxonomy.load(get_settings().taxonomy_path)
+    return Taxonomy.load(path)
+
+
+def row_problems(r: dict) -> list[str]:
+    """What makes a slice row unfit for the starter set (the contract tests/test_dataset.py checks)."""
+    tax = _taxonomy(get_settings().taxonomy_path)
     text = r.get("text")
     problems = [] if isinstance(text, str) and text.strip() else ["no text"]
     for field, allowed in (("topic", tax.topics), ("authority", tax.authorities), ("urgency", tax.urgency),

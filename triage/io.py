@@ -145,7 +145,10 @@ _PROBE = "\ue000probe\ue000"
 def _lenient(lines: list[str], delim: str) -> list[str] | None:
     """The record in ``lines`` read leniently; None when it ends inside a quoted field (a line added
     after it would be swallowed into that field)."""
-    rows = list(csv.reader(io.StringIO("".join(lines) + _PROBE + "\n"), delimiter=delim))
+    text = "".join(lines)
+    if not text.endswith(("\n", "\r")):  # a last line without its newline: the probe goes on a line of its own
+        text += "\n"
+    rows = list(csv.reader(io.StringIO(text + _PROBE + "\n"), delimiter=delim))
     if not rows or any(_PROBE in field for field in rows[0]):
         return None
     return rows[0]

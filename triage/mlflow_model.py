@@ -42,14 +42,19 @@ def _texts(model_input) -> list:
     """The messages of any input MLflow hands over: a DataFrame with a ``text`` column (or a single
     column), a dict of columns ({"text": [...]}, what serving makes of ``{"inputs": ...}``), a list
     of records or of strings, or one string. Anything else is a clear error, never a guess."""
+    import numpy as np
     import pandas as pd
 
+    if isinstance(model_input, np.ndarray) and model_input.ndim == 0:  # serving's {"inputs": "one text"}
+        model_input = model_input.item()
     if isinstance(model_input, str):
         return [model_input]
     if isinstance(model_input, dict):
         if "text" not in model_input:
             raise ValueError(f"input has no 'text' field (fields: {', '.join(map(str, model_input))})")
         value = model_input["text"]
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
         return [value] if isinstance(value, str) else list(value)
     if isinstance(model_input, pd.DataFrame):
         if "text" in model_input.columns:

@@ -1139,8 +1139,6 @@
 
   function onKeydown(e) {
     if (!state.user || e.defaultPrevented || e.isComposing) return;
-    // A held key repeats: one press, one action (a held "c" must not confirm message after message).
-    if (e.repeat && (e.key === 'Enter' || shortcutOf(e) === 'c')) { e.preventDefault(); return; }
     if (e.altKey || e.metaKey) return;
     const help = $('help');
     const key = shortcutOf(e);
@@ -1152,6 +1150,9 @@
     const tag = target.tagName;
     const typing = tag === 'TEXTAREA' || tag === 'INPUT' || target.isContentEditable;
     const inForm = !!target.closest('#correction-form');
+    // A held key repeats: one press, one action (a held "c" must not confirm message after message);
+    // in the comment box a held key types as usual.
+    if (e.repeat && !typing && (e.key === 'Enter' || shortcutOf(e) === 'c')) { e.preventDefault(); return; }
 
     if (e.key === 'Enter' && e.ctrlKey) {
       if (typing && !inForm) return;

@@ -258,9 +258,16 @@ class Store:
     def _row(self, m: NewMessage, pred: dict, now: datetime) -> dict:
         # What the classifier read (control, zero-width and bidi characters removed, cut at the
         # configured length), redacted: PostgreSQL refuses NUL, and retraining should see that text.
-        # Redacted before the cut, over the kept text plus a margin longer than any number or address:
-        # one across the limit must still match whole (and a 2 MB body must not be scanned whole).
-        red = redact(clean(m.text, self.max_text_chars + REDACT_MARGIN).text)
+        # Redacted before the cut: a number or address across the limit must still match whole. Only a
+        # window is scanned (a 2 MB body is not), grown until its redacted text reaches past the cut by
+        # more than any number's length (placeholders are shorter than what they replace).
+        full = clean(m.text, max(len(m.text), 1)).text
+        window = self.max_text_chars + REDACT_MARGIN
+        while True:
+            red = redact(full[:window])
+            if window >= len(full) or len(red.text) >= self.max_text_chars + REDACT_MARGIN:
+                break
+            window *= 2
         stored_text = red.text[: self.max_text_chars]
         # Redaction can lengthen a text ("a@b.kz" -> "[EMAIL]"): cut to the column, marked.
         author = _fit(redact(m.author).text, AUTHOR_CHARS) if m.author else None
