@@ -155,9 +155,9 @@ def test_readyz_says_503_within_seconds_while_the_database_stalls_then_recovers(
         t0 = time.perf_counter()
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
-        assert time.perf_counter() - t0 < 5
+        assert time.perf_counter() - t0 < 8  # the deadline is 2 s; generous for a loaded machine
         t0 = time.perf_counter()
-        assert c.get("/readyz").status_code == 503 and time.perf_counter() - t0 < 5  # no pile-up
+        assert c.get("/readyz").status_code == 503 and time.perf_counter() - t0 < 8  # no pile-up
         proxy.stalled = False
         deadline = time.time() + 30
         while c.get("/readyz").status_code != 200:

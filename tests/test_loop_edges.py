@@ -244,7 +244,7 @@ def test_a_reload_asked_of_one_worker_reaches_the_others_within_seconds(env, mon
         time.sleep(1.5)
         assert other.app.state.models.current.version == before  # no periodic check: nothing moves by itself
         request_reload(s)  # what the worker that answered POST /v1/admin/reload does
-        deadline = time.time() + 10
+        deadline = time.time() + 30  # a second or two normally; generous for a loaded machine
         while other.app.state.models.current.version != "CHAMP-2":
             assert time.time() < deadline, "the other worker did not pick up the reload request"
             time.sleep(0.2)

@@ -24,13 +24,12 @@ import json
 import logging
 import shutil
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from training.evaluate import predict_records, write_report
-from training.train import TrainConfig, train
+from training.train import TrainConfig, label_counts, rare_labels, train
 from triage.champion import read_pointer, serving_model_dir, write_pointer
 from triage.engine import Triage
 from triage.errors import DataError
@@ -81,8 +80,8 @@ def _hold_back_rare(records: list[dict], min_examples: int) -> list[str]:
     corrections stay in the store and count once there are enough. Returns what was held back."""
     notes = []
     for h in HEADS:
-        counts = Counter(r.get(h) for r in records if r.get(h) is not None)
-        rare = {lab for lab, c in counts.items() if c < min_examples}
+        counts = label_counts(r.get(h) for r in records)
+        rare = set(rare_labels(counts, min_examples))
         if rare:
             for r in records:
                 if r.get(h) in rare:

@@ -127,15 +127,25 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
     return Dataset(texts, labels, languages, h.hexdigest(), [str(p) for p in paths])
 
 
+def label_counts(ys) -> Counter:
+    """How many messages have each label ("" and None are unlabelled, as in ``TriageModel.fit``)."""
+    return Counter(v for v in ys if v is not None and v != "")
+
+
+def rare_labels(counts: Counter, min_examples: int) -> list:
+    """Labels with fewer examples than the calibration folds (each fold needs one of each)."""
+    return sorted(lab for lab, c in counts.items() if c < min_examples)
+
+
 def check_labels(ds: Dataset, min_examples: int) -> None:
     """A clear error for labels no classifier can learn: a head with a single label value, or a
-    label with fewer examples than the calibration folds (each fold needs one of each)."""
+    label with fewer examples than the calibration folds."""
     for head, ys in ds.labels.items():
-        counts = Counter(v for v in ys if v is not None and v != "")  # "" is unlabelled, as in fit
+        counts = label_counts(ys)
         if len(counts) < 2:
             raise DataError(f"{head}: every labelled message has the label {next(iter(counts))!r}; a classifier "
                             f"needs at least two labels (leave the column out to train without this head)")
-        rare = sorted(lab for lab, c in counts.items() if c < min_examples)
+        rare = rare_labels(counts, min_examples)
         if rare:
             shown = ", ".join(f"{lab!r} ({counts[lab]})" for lab in rare[:10])
             raise DataError(f"{head}: label(s) with fewer than {min_examples} examples: {shown}"

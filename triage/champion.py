@@ -47,13 +47,18 @@ def write_pointer(settings: Settings, model_dir: Path, model_version: str,
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"model_dir": str(Path(model_dir).resolve()), "model_version": model_version,
             "registry_version": registry_version}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".champion-")
+    _replace_atomically(path, json.dumps(body))
+    return path
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never a half-written one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(body, f)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    return path
 
 
 RELOAD_POLL_SECONDS = 1.0
@@ -68,9 +73,7 @@ def request_reload(settings: Settings) -> None:
     """Ask every worker to check the pointer now: POST /v1/admin/reload reaches one worker only."""
     path = reload_request_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(f"{time.time()} {os.getpid()}\n", encoding="utf-8")
-    os.replace(tmp, path)
+    _replace_atomically(path, f"{time.time()} {os.getpid()}\n")
 
 
 def reload_stamp(path: Path) -> tuple[int, int] | None:

@@ -212,6 +212,7 @@ def _preflight() -> None:
     clear line instead of a traceback per worker: settings, the var directory, the model's manifest,
     and a database at the schema's head (SQLite is migrated here; PostgreSQL needs `triage db upgrade`)."""
     from triage.artifacts import read_manifest
+    from triage.errors import StoreUnavailableError
     from triage.store.migrate import current_revision, head_revision
 
     s = get_settings()
@@ -219,7 +220,7 @@ def _preflight() -> None:
     store = _store()
     try:
         if store.dialect != "sqlite" and current_revision(store.engine) != head_revision():
-            raise DatabaseNotReady(f"the PostgreSQL schema is at revision {current_revision(store.engine)}, "
+            raise StoreUnavailableError(f"the PostgreSQL schema is at revision {current_revision(store.engine)}, "
                                    f"not {head_revision()}: run `triage db upgrade`")
     finally:
         store.dispose()
@@ -362,10 +363,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-class DatabaseNotReady(Exception):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -374,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (TriageError, DatabaseNotReady) as exc:
+    except TriageError as exc:
         print(f"triage {args.command}: error: {exc}", file=sys.stderr)
     except SQLAlchemyError as exc:  # one line, not a driver traceback; the hint when it's the schema
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -130,7 +130,17 @@ def read_yaml(path: Path) -> Any:
 
 def load_config(path: Path, model: type[M]) -> M:
     """``path`` read and validated as ``model``; a :class:`ConfigError` naming every problem."""
+    return _validated(path, read_yaml(path), model)
+
+
+def checked_yaml(path: Path, model: type[BaseModel]) -> Any:
+    """``path``'s plain data (descriptions and extra keys as written), after validating it as ``model``."""
     data = read_yaml(path)
+    _validated(path, data, model)
+    return data
+
+
+def _validated(path: Path, data: Any, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.config_files import RoutingFile, load_config, read_yaml
+from triage.config_files import RoutingFile, checked_yaml
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,7 @@ class RoutingTable:
 
     @classmethod
     def load(cls, path: Path) -> RoutingTable:
-        load_config(path, RoutingFile)  # shape checked; the plain mapping is what routing reads
-        return cls(read_yaml(path)["recipients"])
+        return cls(checked_yaml(path, RoutingFile)["recipients"])
 
     def resolve(self, authority: str | None, district: str | None) -> Recipient | None:
         """The district's own recipient when the table has one, else the authority's city-wide one;

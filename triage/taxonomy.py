@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.config_files import TaxonomyFile, load_config, read_yaml
+from triage.config_files import TaxonomyFile, checked_yaml
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,7 @@ class Taxonomy:
 
     @classmethod
     def load(cls, path: Path) -> Taxonomy:
-        load_config(path, TaxonomyFile)  # shape checked; descriptions and examples are kept as written
-        d = read_yaml(path)
+        d = checked_yaml(path, TaxonomyFile)  # descriptions and examples are kept as written
         return cls(
             topics=d["topics"],
             authorities=d["authorities"],
