@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     quality_sample_rate: float = Field(
         0.05, ge=0, le=1, description="Share of confident messages also sent to review as quality checks."
     )
+    fast_lane: bool = Field(True, description="Answer well-formed POST /v1/classify requests from a known key "
+                            "without the framework's routing and middleware (api/fastlane.py).")
     key_cache_seconds: float = Field(30.0, ge=0, le=3600, description="How long a verified API key is trusted in memory.")
 
     # Model lifecycle
