@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
         # No smoke test here: it classifies, which starts lingua's thread pool, and a forked child
         # cannot use its parent's pool (it hangs). Each worker runs it after the fork (lifespan).
         preloaded = initial_engine(settings, smoke=False)
+        preloaded[0].model.feature_names()  # built once here, shared by the forked workers
         gc.collect()
         gc.freeze()
 
@@ -151,7 +152,7 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
                 serving = None  # load again, with the fallback to the shipped model
             app.state.models = ModelHolder(*(serving or initial_engine(settings)))
         # Warm-up: lingua's language models and the matchers load on first use; ready means ready.
-        app.state.models.current.classify_batch(["warm-up жол вода"])
+        app.state.models.current.classify_batch(["warm-up жол вода"], explain=True)
         # The model is hundreds of thousands of long-lived objects; without this, every full
         # collection walks them all (tens of milliseconds, straight into tail latency).
         gc.collect()

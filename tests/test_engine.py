@@ -203,3 +203,18 @@ def test_each_language_gets_its_own_threshold(triage_model, test_records, monkey
             assert now.reasons == before.reasons
     assert any(r.language == "ru" and "topic_below_threshold" not in r.reasons for r in results)
     assert triage_model.threshold("topic", "xx") == triage_model.thresholds["topic"]  # any other language: pooled
+
+
+def test_feature_names_are_the_unions_names_without_prefixes(triage_model):
+    names = triage_model.model.feature_names()
+    expected = [n.split("__", 1)[1] for n in triage_model.model.features_.get_feature_names_out()]
+    assert list(names) == expected
+
+
+def test_a_checked_model_has_its_explanation_parts_ready_before_the_first_request():
+    from triage.settings import get_settings
+    from triage.smoke import load_checked
+
+    engine = load_checked(get_settings().model_dir)
+    assert "_feature_names" in engine.model.__dict__  # the first explained request does not build them
+    assert engine.classify("Жарық жоқ үйде, 3 күн болды", explain=True).explanation["topic"]

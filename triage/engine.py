@@ -202,7 +202,7 @@ class Triage:
         top = np.argpartition(-contrib, k - 1)[:k]
         top = top[np.argsort(-contrib[top])]
         names = self.model.feature_names()
-        return [(str(names[idx[j]]).split("__", 1)[-1], round(float(contrib[j]), 4))
+        return [(str(names[idx[j]]), round(float(contrib[j]), 4))
                 for j in top if contrib[j] > 0]
 
     def _assemble(self, row, raw, cleaned, prep, probas, top, rounded, language, explain) -> Result:
