@@ -183,9 +183,9 @@ def create_app(settings: Settings | None = None, engine: Triage | None = None,
     if engine is not None and store is not None:
         # Everything given (tests, embedding): usable even by clients that don't run the lifespan.
         app.state.store, app.state.models, app.state.settings = store, ModelHolder(engine), settings
-    if settings.fast_lane:  # outermost, ahead of the framework's middleware and routing (api/fastlane.py)
-        build = app.build_middleware_stack
-        app.build_middleware_stack = lambda: fastlane.FastLane(app, build())
+    # Outermost, ahead of the framework's middleware and routing (api/fastlane.py).
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: fastlane.FastLane(app, build(), enabled=settings.fast_lane)
     app.state.batcher = MicroBatcher(classify.batcher_process(app), max_batch=settings.micro_batch_max)
     errors.install(app)
     app.add_middleware(metrics.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

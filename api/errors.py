@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 import orjson
 from fastapi import FastAPI, Request
@@ -77,6 +78,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception):
-        # Never the request body or text: only the exception type reaches the log.
-        log.error("unhandled %s", type(exc).__name__)
+        log_unhandled(exc)
         return error_response(500, "internal_error", "internal error")
+
+
+def log_unhandled(exc: BaseException) -> None:
+    """An unexpected error, for whoever fixes it: its type and where it was raised (file, line and
+    source line of each frame), never its message, which may quote a citizen's text. Starlette
+    re-raises it after the 500 is sent; api/fastlane.py's wrapper stops it there, so the server's
+    own traceback with the message never reaches the log."""
+    where = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+    log.error("unhandled %s\n%s", type(exc).__name__, where)

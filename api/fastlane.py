@@ -19,18 +19,15 @@ error and edge case keeps exactly one implementation. ``TRIAGE_FAST_LANE=false``
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import Counter
 
 from api import metrics
-from api.errors import error_response, json_response, status_of
+from api.errors import error_response, json_response, log_unhandled, status_of
 from api.schemas import ClassifyRequest
 from triage.errors import TriageError
-
-log = logging.getLogger("triage.api")
 
 PATH = "/v1/classify"
 ROLES = frozenset({"intake", "admin"})  # require("intake") lets admin through too
@@ -52,17 +49,36 @@ def _key(key: bytes | None, authorization: bytes | None) -> str | None:
     return None
 
 
-class FastLane:
-    """ASGI: classify requests that qualify are answered here, everything else goes to ``inner``
-    (the application's full middleware stack)."""
+def _replaying(messages: list[dict], receive):
+    """A ``receive`` that hands over ``messages`` (what was already read), then the real one's."""
+    pending = list(messages)
 
-    def __init__(self, app, inner):
-        self.app, self.inner = app, inner
+    async def replay():
+        return pending.pop(0) if pending else await receive()
+
+    return replay
+
+
+class FastLane:
+    """The outermost ASGI layer: with ``enabled``, classify requests that qualify are answered
+    here; everything else goes to ``inner`` (the application's full middleware stack).
+
+    It also stops an unexpected error that Starlette re-raises after its 500 response (already
+    logged without its message by ``api/errors.py``), so the server does not log it again with a
+    message that may quote a citizen's text."""
+
+    def __init__(self, app, inner, enabled: bool = True):
+        self.app, self.inner, self.enabled = app, inner, enabled
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
-            return await handle(self.app, scope, receive, send, self.inner)
-        await self.inner(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.inner(scope, receive, send)
+        try:
+            if self.enabled and scope["path"] == PATH and scope["method"] == "POST":
+                return await handle(self.app, scope, receive, send, self.inner)
+            await self.inner(scope, receive, send)
+        except Exception:  # noqa: BLE001 - answered (500) and logged by api/errors.py already
+            return
 
 
 async def handle(app, scope, receive, send, full_app) -> None:
@@ -81,7 +97,9 @@ async def handle(app, scope, receive, send, full_app) -> None:
             ctype = value if ctype is None else ctype
         elif name == b"content-length":
             length = value if length is None else length
-    if (store is None or settings is None or length is None or not length.isdigit()
+    # At most 18 digits: int() refuses strings of over 4,300 digits, which httptools lets through
+    # as leading zeros (the full app's body limit reads those, and answers them).
+    if (store is None or settings is None or length is None or len(length) > 18 or not length.isdigit()
             or int(length) > settings.max_body_bytes or not _json_content_type(ctype)):
         return await full_app(scope, receive, send)
 
@@ -89,7 +107,10 @@ async def handle(app, scope, receive, send, full_app) -> None:
     while True:  # within its Content-Length the server never hands on more body than that
         message = await receive()
         if message["type"] != "http.request":
-            return  # the client went away before sending its body: nobody to answer
+            # The client went away mid-body: the full app sees the same cut-short body (it answers
+            # 400 to nobody, and counts it in the metrics).
+            cut = [{"type": "http.request", "body": b"".join(chunks), "more_body": True}, message]
+            return await full_app(scope, _replaying(cut, receive), send)
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
@@ -106,24 +127,16 @@ async def handle(app, scope, receive, send, full_app) -> None:
         except Exception:  # noqa: BLE001 - whatever it is, the full application answers it
             item = None
     if item is None:
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await full_app(scope, replay, send)
+        return await full_app(scope, _replaying([{"type": "http.request", "body": body, "more_body": False}],
+                                                receive), send)
 
     FAST.inc()
     try:
         response = json_response(await state.batcher.submit(item))
     except TriageError as exc:
         response = error_response(status_of(exc), exc.code, str(exc))
-    except Exception as exc:  # as api/errors.py's handler: the type only, never the text
-        log.error("unhandled %s", type(exc).__name__)
+    except Exception as exc:  # as api/errors.py's handler: never the message
+        log_unhandled(exc)
         response = error_response(500, "internal_error", "internal error")
     try:
         await response(scope, receive, send)

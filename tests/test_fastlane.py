@@ -19,6 +19,7 @@ from api import fastlane, metrics
 POTHOLE = "На проспекте Кабанбай батыра огромная яма, машины объезжают по встречке, тел. +7 701 123 45 67"
 GAS = "Подъезде қатты газ иісі шығып тұр, тез келіңіздерші!"
 JSON = {"Content-Type": "application/json"}
+CITIZEN_TEXT = "Абай көшесі 5, пәтер 12: citizen text"
 
 
 def _cases(keys: dict[str, str]) -> list[tuple[str, dict, bytes, bool]]:
@@ -148,3 +149,92 @@ def test_a_revoked_key_leaves_the_fast_lane_when_its_cache_entry_expires(tmp_pat
         r = client.post("/v1/classify", json={"text": GAS}, headers={"X-API-Key": plain})
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     store.dispose()
+
+
+# -- raw ASGI: what TestClient cannot send ------------------------------------------------------
+
+async def _asgi(app, headers, chunks, disconnect=False):
+    """One request as uvicorn would hand it over; ``chunks`` are the body's pieces, and with
+    ``disconnect`` the client goes away after them. Returns (status, body, exception raised)."""
+    import asyncio
+
+    msgs = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1 or disconnect}
+            for i, c in enumerate(chunks)] + ([{"type": "http.disconnect"}] if disconnect else [])
+    pending, sent = iter(msgs), []
+
+    async def receive():
+        return next(pending, {"type": "http.disconnect"})
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/classify", "raw_path": b"/v1/classify", "root_path": "",
+             "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    try:
+        await asyncio.wait_for(app(scope, receive, send), 30)
+        raised = None
+    except Exception as exc:  # noqa: BLE001 - what reached the server is the point
+        raised = exc
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), raised
+
+
+def _both_raw(tmp_path, triage_model, make_headers, chunks, disconnect=False, prepare=None):
+    """The same raw request to both lanes (the key verified once by the full app first):
+    per lane (status, body, exception, change of the 200/400/500 request counters)."""
+    import asyncio
+
+    out = {}
+    for lane in (True, False):
+        app, store = _service(f"sqlite:///{tmp_path / f'raw{lane}.db'}", tmp_path, triage_model, lane)
+        key = store.create_key("intake", "k")
+        body = json.dumps({"text": GAS}).encode()
+        warm = [(b"content-type", b"application/json"), (b"x-api-key", key.encode()),
+                (b"content-length", str(len(body)).encode())]
+        assert asyncio.run(_asgi(app, warm, [body]))[0] == 200
+        if prepare:
+            prepare(app)
+        counters = {s: metrics.REQUESTS.labels("POST", "/v1/classify", s) for s in ("200", "400", "500")}
+        before = {s: c._value.get() for s, c in counters.items()}
+        status, answer, raised = asyncio.run(_asgi(app, make_headers(key), chunks, disconnect))
+        out[lane] = (status, answer, raised, {s: c._value.get() - before[s] for s, c in counters.items()})
+        store.dispose()
+    return out[True], out[False]
+
+
+def test_a_content_length_of_thousands_of_digits_is_answered_not_a_500(tmp_path, triage_model):
+    # httptools passes "Content-Length: 000...0<n>" through; int() refuses over 4,300 digits.
+    body = json.dumps({"text": GAS}).encode()
+    length = b"0" * 4301 + str(len(body)).encode()
+    fast, full = _both_raw(tmp_path, triage_model, lambda k: [
+        (b"content-type", b"application/json"), (b"x-api-key", k.encode()), (b"content-length", length)], [body])
+    assert fast[2] is None and fast[:2] == full[:2] and fast[0] == 200
+
+
+def test_a_client_gone_mid_body_is_counted_as_the_full_app_counts_it(tmp_path, triage_model):
+    body = json.dumps({"text": GAS}).encode()
+    fast, full = _both_raw(tmp_path, triage_model, lambda k: [
+        (b"content-type", b"application/json"), (b"x-api-key", k.encode()),
+        (b"content-length", str(len(body)).encode())], [body[:5]], disconnect=True)
+    assert full[3] == {"200": 0, "400": 1, "500": 0}
+    assert fast[3] == full[3]
+
+
+def test_an_unexpected_error_is_a_500_logged_without_its_message_in_both_lanes(tmp_path, triage_model, caplog):
+    def prepare(app):
+        def boom(items):  # the message holds a text, as a real one might; the source line does not
+            raise RuntimeError(CITIZEN_TEXT)
+        app.state.batcher.process = boom
+
+    body = json.dumps({"text": GAS}).encode()
+    with caplog.at_level("DEBUG"):
+        fast, full = _both_raw(tmp_path, triage_model, lambda k: [
+            (b"content-type", b"application/json"), (b"x-api-key", k.encode()),
+            (b"content-length", str(len(body)).encode())], [body], prepare=prepare)
+    for status, answer, raised, counted in (fast, full):
+        assert status == 500 and json.loads(answer)["error"]["code"] == "internal_error"
+        assert raised is None  # nothing reaches the server to be logged there with its message
+        assert counted["500"] == 1
+    assert "citizen text" not in caplog.text and "Абай" not in caplog.text
+    assert caplog.text.count("unhandled RuntimeError") == 2 and "boom" in caplog.text  # where, for whoever fixes it
