@@ -218,3 +218,31 @@ def test_a_checked_model_has_its_explanation_parts_ready_before_the_first_reques
     engine = load_checked(get_settings().model_dir)
     assert "_feature_names" in engine.model.__dict__  # the first explained request does not build them
     assert engine.classify("Жарық жоқ үйде, 3 күн болды", explain=True).explanation["topic"]
+
+
+def test_critical_urgency_always_routes_to_the_emergency_service(triage_model, test_records):
+    """routing.yaml's urgency_routes: a message the engine calls critical goes to emergency_service
+    even where the authority head was unsure (it would fall back to the topic's department) or
+    named a department; without the route (a city's routing file) the head decides, as before."""
+    import copy
+
+    from triage.routing import RoutingTable
+
+    assert triage_model.routing.urgency_routes == {"critical": "emergency_service"}
+    plain = copy.copy(triage_model)
+    plain.routing = RoutingTable(triage_model.routing.recipients)
+    texts = [r["text"] for r in test_records]
+    before = plain.classify_batch(texts)
+    after = triage_model.classify_batch(texts)
+    elsewhere = [i for i, r in enumerate(before)
+                 if r.urgency.label == "critical" and r.recipient["authority"] != "emergency_service"]
+    assert elsewhere, "the shipped model sends no critical message elsewhere on its own: pick harder texts"
+    for i in elsewhere:
+        r = after[i]
+        assert r.recipient["authority"] == "emergency_service" and r.authority.label == "emergency_service"
+        assert "urgency_route:critical" in r.reasons and r.needs_review
+        assert r.topic == before[i].topic and r.urgency == before[i].urgency  # nothing else changes
+    for b, a in zip(before, after, strict=True):
+        if b.urgency.label != "critical":
+            assert a.to_dict() == b.to_dict()
+        assert a.urgency.label != "critical" or a.recipient["authority"] == "emergency_service"

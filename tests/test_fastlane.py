@@ -238,3 +238,29 @@ def test_an_unexpected_error_is_a_500_logged_without_its_message_in_both_lanes(t
         assert counted["500"] == 1
     assert "citizen text" not in caplog.text and "Абай" not in caplog.text
     assert caplog.text.count("unhandled RuntimeError") == 2 and "boom" in caplog.text  # where, for whoever fixes it
+
+
+def test_the_hostile_corpus_gets_the_same_answers_on_both_lanes(fresh_url, tmp_path, triage_model):
+    from test_hostile import CASES
+
+    answers = {}
+    for lane in (True, False):
+        app, store = _service(fresh_url(), tmp_path / f"h{lane}", triage_model, lane)
+        key = {"X-API-Key": store.create_key("intake", "hostile")}
+        got = []
+        with TestClient(app, raise_server_exceptions=False) as client:
+            client.post("/v1/classify", json={"text": GAS}, headers=key)  # verifies and caches the key
+            before = fastlane.FAST._value.get()
+            for name, body in CASES:
+                if isinstance(body, bytes):
+                    r = client.post("/v1/classify", content=body, headers={**key, "content-type": "application/json"})
+                else:
+                    r = client.post("/v1/classify", json=body, headers=key)
+                got.append((name, r.status_code, r.content))
+            answers[lane] = (got, fastlane.FAST._value.get() - before)
+        store.dispose()
+    (fast, served), (slow, none) = answers[True], answers[False]
+    for a, b in zip(fast, slow, strict=True):
+        assert a == b, a[0]
+    assert none == 0 and served >= 100  # most of the corpus is well-formed JSON the fast lane takes
+    assert all(status < 500 for _, status, _ in fast)

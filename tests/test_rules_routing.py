@@ -170,3 +170,24 @@ def test_word_prefilter_never_drops_a_match():
                 [(pm._label_of[k], " ".join(doc[s:e].text.split())) for s, e, k in every], text
             hits += len(found)
         assert hits > 20  # the check ran on texts that do match
+
+
+def test_urgency_routes_must_name_known_levels_and_routed_authorities(tmp_path):
+    import shutil
+
+    import pytest
+
+    from triage.config_files import ConfigError
+    from triage.engine import Triage
+    from triage.settings import Settings
+
+    for bad, says in (("  critical: nowhere_dept\n", "'nowhere_dept', which has no recipient"),
+                      ("  panic: emergency_service\n", "'panic', not an urgency level")):
+        path = tmp_path / "routing.yaml"
+        text = S.routing_path.read_text(encoding="utf-8")
+        path.write_text(text.replace("urgency_routes:\n  critical: emergency_service\n", "urgency_routes:\n" + bad),
+                        encoding="utf-8")
+        with pytest.raises(ConfigError, match=says):
+            Triage.load(settings=Settings(routing_path=path))
+    shutil.copy(S.routing_path, tmp_path / "ok.yaml")
+    assert Triage.load(settings=Settings(routing_path=tmp_path / "ok.yaml")).routing.urgency_routes

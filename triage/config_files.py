@@ -70,6 +70,9 @@ class RecipientSpec(_Open):
 
 class RoutingFile(_Open):
     recipients: Annotated[dict[str, RecipientSpec], Field(min_length=1)]
+    # urgency label -> authority: a message whose final urgency is that label goes there, whatever
+    # the authority head says (critical -> emergency_service).
+    urgency_routes: dict[str, str] = {}
 
 
 class TopicSpec(_Open):
@@ -172,6 +175,12 @@ def cross_check(taxonomy, routing, rules, districts, paths: dict[str, Path]) -> 
             if d not in known_districts:
                 problems.append(f"{paths['routing']}: {a!r} has a recipient for district {d!r}, not a district "
                                 f"of {paths['taxonomy']} ({', '.join(sorted(known_districts))})")
+    for level, a in routing.urgency_routes.items():
+        if level not in taxonomy.urgency:
+            problems.append(f"{paths['routing']}: urgency_routes names {level!r}, not an urgency level of "
+                            f"{paths['taxonomy']} ({', '.join(taxonomy.urgency)})")
+        if a not in recipients:
+            problems.append(f"{paths['routing']}: urgency_routes sends {level!r} to {a!r}, which has no recipient")
     for d in sorted(set(districts.matcher._label_of.values())):
         if d not in known_districts:
             problems.append(f"{paths['gazetteer']}: district {d!r} is not a district of {paths['taxonomy']}")

@@ -240,6 +240,16 @@ class Triage:
                 override = True
         if override:
             reasons.append("rule_override")
+        # Critical goes to the emergency service even when the authority head was unsure or elsewhere
+        # (routing.yaml's urgency_routes): a life-threatening message must not wait in a department.
+        urgent_route = self.routing.urgency_routes.get(urgency.label) if urgency is not None else None
+        rerouted = urgent_route is not None and urgent_route != route_authority
+        if rerouted:
+            route_authority = urgent_route
+            if authority is not None:
+                authority = _relabel(authority, urgent_route, probas["authority"][row],
+                                     self.model.classes_["authority"])
+            reasons.append(f"urgency_route:{urgency.label}")
 
         district, _ = self.districts.resolve(prep.skeletons[row])
         recipient = self.routing.resolve(route_authority, district)
@@ -263,7 +273,7 @@ class Triage:
             urgency=urgency,
             district=district,
             recipient=recipient.to_dict() if recipient else None,
-            needs_review=bool(below) or override or recipient is None,
+            needs_review=bool(below) or override or rerouted or recipient is None,
             reasons=reasons,
             model_version=self.version,
             explanation=explanation,

@@ -23,12 +23,14 @@ class Recipient:
 
 
 class RoutingTable:
-    def __init__(self, recipients: dict[str, dict]):
+    def __init__(self, recipients: dict[str, dict], urgency_routes: dict[str, str] | None = None):
         self.recipients = recipients
+        self.urgency_routes = dict(urgency_routes or {})
 
     @classmethod
     def load(cls, path: Path) -> RoutingTable:
-        return cls(checked_yaml(path, RoutingFile)["recipients"])
+        data = checked_yaml(path, RoutingFile)
+        return cls(data["recipients"], data.get("urgency_routes"))
 
     def resolve(self, authority: str | None, district: str | None) -> Recipient | None:
         """The district's own recipient when the table has one, else the authority's city-wide one;

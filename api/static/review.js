@@ -102,6 +102,7 @@
       r_authority_from_topic_default: "Routed to the topic's default authority",
       r_rule_override: 'A safety rule overrode the model',
       r_no_recipient: 'No recipient in the routing table',
+      r_urgency_route: 'Urgency “{level}”: sent to the authority the routing table names for it',
       r_rule: 'Rule “{rule}” matched: “{text}”',
       noExplanation: 'No features recorded.',
       wasValue: 'was: {label}',
@@ -203,6 +204,7 @@
       r_authority_from_topic_default: 'Направлено в ведомство, закреплённое за темой',
       r_rule_override: 'Правило безопасности изменило прогноз модели',
       r_no_recipient: 'В таблице маршрутизации нет получателя',
+      r_urgency_route: 'Срочность «{level}»: направлено в ведомство, указанное для неё в таблице маршрутизации',
       r_rule: 'Сработало правило «{rule}»: «{text}»',
       noExplanation: 'Признаки не сохранены.',
       wasValue: 'было: {label}',
@@ -304,6 +306,7 @@
       r_authority_from_topic_default: 'Тақырыпқа бекітілген жауапты органға жіберілді',
       r_rule_override: 'Қауіпсіздік ережесі модель болжамын өзгертті',
       r_no_recipient: 'Бағыттау кестесінде алушы жоқ',
+      r_urgency_route: '«{level}» шұғылдығы: бағыттау кестесі оған белгілеген органға жіберілді',
       r_rule: '«{rule}» ережесі іске қосылды: «{text}»',
       noExplanation: 'Белгілер сақталмаған.',
       wasValue: 'бұрынғы мәні: {label}',
@@ -988,6 +991,10 @@
     if (s.startsWith('rule:')) {
       const [, rule = '', ...rest] = s.split(':');
       return el('li', { class: 'reason reason-rule', text: t('r_rule', { rule, text: rest.join(':') }) });
+    }
+    if (s.startsWith('urgency_route:')) {
+      const level = s.slice('urgency_route:'.length);
+      return el('li', { class: 'reason reason-rule', text: t('r_urgency_route', { level: labelName('urgency', level) }) });
     }
     const key = `r_${s}`;
     const known = key in I18N.en;

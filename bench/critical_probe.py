@@ -1,0 +1,82 @@
+"""The emergency safety net on messages written for it and kept out of the dataset (not part of the tests).
+
+    python bench/critical_probe.py [--data data/samples/probes/critical.jsonl] [--model DIR] [--out bench/results]
+
+Each probe line has ``text``, ``language``, ``kk_form`` and ``expected_critical`` (plus a few words on
+the ``situation``): life-threatening messages, and harmless ones that use the same scary words (a gas
+bill, a fire drill, yesterday's fire that is out). Reports, per language and Kazakh form, how many
+life-threatening messages were labelled critical AND routed to the emergency service, how many were
+only labelled critical, and the false alarms; then lists every miss and false alarm with its reasons.
+Writes critical_probe.json and critical_probe.md to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from triage.engine import Triage  # noqa: E402
+from triage.io import read_records  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO / "data/samples/probes/critical.jsonl")
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=REPO / "bench/results")
+    args = ap.parse_args()
+    probe = list(read_records(args.data))
+    engine = Triage.load(args.model)
+    results = engine.classify_batch([p["text"] for p in probe])
+    groups: dict[str, dict[str, int]] = defaultdict(lambda: dict(critical=0, reached=0, labelled=0,
+                                                                  harmless=0, false_alarms=0))
+    misses, alarms = [], []
+    for p, r in zip(probe, results, strict=True):
+        labelled = r.urgency is not None and r.urgency.label == "critical"
+        reached = labelled and r.recipient is not None and r.recipient["authority"] == "emergency_service"
+        row = {"text": p["text"], "situation": p.get("situation"), "urgency": r.urgency.label,
+               "confidence": r.urgency.confidence, "recipient": r.recipient and r.recipient["id"],
+               "reasons": r.reasons}
+        for g in (p["language"], *([f"kk_{p['kk_form']}"] if p.get("kk_form") else []), "all"):
+            s = groups[g]
+            if p["expected_critical"]:
+                s["critical"] += 1
+                s["reached"] += reached
+                s["labelled"] += labelled
+            else:
+                s["harmless"] += 1
+                s["false_alarms"] += reached
+        if p["expected_critical"] and not reached:
+            misses.append(row)
+        if not p["expected_critical"] and reached:
+            alarms.append(row)
+    order = [g for g in ("kk", "kk_cyrl", "kk_latn", "kk_folded", "ru", "en", "all") if g in groups]
+    lines = [f"Model {engine.version}, {len(probe)} probe messages ({args.data.name}).", "",
+             "| group | life-threatening: critical and sent to the emergency service | labelled critical | "
+             "harmless sent to the emergency service |", "|---|---:|---:|---:|"]
+    for g in order:
+        s = groups[g]
+        lines.append(f"| {g} | {s['reached']}/{s['critical']} ({s['reached'] / max(s['critical'], 1):.0%}) | "
+                     f"{s['labelled']}/{s['critical']} | {s['false_alarms']}/{s['harmless']} |")
+    print("\n".join(lines))
+    for title, rows in (("Misses", misses), ("False alarms", alarms)):
+        print(f"\n{title} ({len(rows)}):")
+        for row in rows:
+            print(f"- [{row['urgency']} {row['confidence']:.2f} -> {row['recipient']}] {row['text'][:110]!r} "
+                  f"{[x for x in row['reasons'] if not x.endswith('_threshold')]}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "critical_probe.json").write_text(json.dumps(
+        {"model_version": engine.version, "groups": groups, "misses": misses, "false_alarms": alarms},
+        ensure_ascii=False, indent=1), encoding="utf-8")
+    (args.out / "critical_probe.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
