@@ -29,6 +29,22 @@ def hits(rules, text):
         ("Кипяток хлещет из трубы, затапливает квартиру", "flooding"),
         ("Стая собак напала на ребенка", "animal_attack"),
         ("a man is unconscious at the bus stop", "medical"),
+        # Added after the critical probe (data/samples/probes/critical.jsonl): situations no rule covered.
+        ("Сосед пишет в чате, что прыгнет с 9 этажа", "self_harm"),
+        ("my brother says he wants to kill himself", "self_harm"),
+        ("Өзін өзі өлтіремін деп жазып отыр", "self_harm"),
+        ("Отравились всей семьёй, рвота", "poisoning"),
+        ("Балалар уланып қалды, құсып жатыр", "poisoning"),
+        ("he is barely breathing, ambulance please", "medical"),
+        ("Бабушка задыхается, скорая не едет", "medical"),
+        ("Бала тұншығып жатыр", "medical"),
+        ("Стая собак накинулась на школьника", "animal_attack"),
+        ("dog pack biting an old man at the stop", "animal_attack"),
+        ("Ребенок упал в открытый колодец", "trapped"),
+        ("a kid fell into an open manhole", "trapped"),
+        ("Лифтте қалып қойдым, дем жетпейді", "trapped"),
+        ("Автобус задымился на ходу", "fire"),
+        ("the bus is filling with smoke", "fire"),
     ],
 )
 def test_emergency_rules_fire_in_every_language_and_script(rules, text, rule):
@@ -191,3 +207,23 @@ def test_urgency_routes_must_name_known_levels_and_routed_authorities(tmp_path):
             Triage.load(settings=Settings(routing_path=path))
     shutil.copy(S.routing_path, tmp_path / "ok.yaml")
     assert Triage.load(settings=Settings(routing_path=tmp_path / "ok.yaml")).routing.urgency_routes
+
+
+@pytest.mark.parametrize("text", [
+    "Бүгін мектепте өрт сөндіру жаттығуы болды, балалар қуанды",
+    "Орт кауипсиздиги бойынша семинар ертен сагат 10-да",
+    "Түтін детекторын өзім орнатсам бола ма?",
+    "Do I need a smoke detector in a rented flat?",
+    "Лифтте адам қалып қоймасын деп қорқамыз",  # a fear, not an event: "қалып қойд*" is past
+])
+def test_harmless_phrases_and_fears_are_no_emergency(rules, text):
+    assert hits(rules, text) == []
+
+
+@pytest.mark.parametrize("text,rule", [
+    ("Бұл жаттығу емес, нағыз өрт шықты!", "fire"),
+    ("The fire drill was yesterday, but now there is smoke in the stairwell", "fire"),
+    ("Өрт сөндіру жаттығуы кезінде подъезде газдың иісі шықты", "gas_leak"),
+])
+def test_a_harmless_phrase_only_silences_the_words_inside_it(rules, text, rule):
+    assert rule in hits(rules, text)

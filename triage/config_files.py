@@ -46,6 +46,7 @@ class RuleSpec(BaseModel):
 
 class RulesFile(_Open):
     negations: dict[str, list[Text]] | None = None  # empty (every entry commented out): none
+    harmless: list[Text] | None = None  # phrases whose words are no emergency ("fire drill")
     rules: Annotated[dict[str, RuleSpec], Field(min_length=1)]
 
 

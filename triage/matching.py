@@ -33,6 +33,8 @@ class Hit:
     text: str
     before: str = field(default="", compare=False)
     before_last: str = field(default="", compare=False)
+    start: int = field(default=-1, compare=False)  # token span of the match: words(skel)[start:end]
+    end: int = field(default=-1, compare=False)
 
 
 def words(skel: str) -> list[str]:
@@ -178,5 +180,6 @@ class PatternMatcher:
         spans.sort()
         offsets = [m.span() for m in _WORD.finditer(skel)]
         return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e]),
-                    _adjacent_before(skel, offsets, s), _adjacent_before(skel, offsets, e - 1) if e - s > 1 else "")
+                    _adjacent_before(skel, offsets, s), _adjacent_before(skel, offsets, e - 1) if e - s > 1 else "",
+                    s, e)
                 for s, e, k in spans]

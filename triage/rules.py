@@ -24,7 +24,8 @@ class Rule:
 class EmergencyRules:
     """Life-threatening situations. Rules may only raise urgency and set the authority."""
 
-    def __init__(self, rules: dict[str, dict], negations: Mapping[str, Sequence[str]] | None = None):
+    def __init__(self, rules: dict[str, dict], negations: Mapping[str, Sequence[str]] | None = None,
+                 harmless: Sequence[str] | None = None):
         self.rules = {
             rid: Rule(rid, spec.get("urgency"), spec.get("authority")) for rid, spec in rules.items()
         }
@@ -44,23 +45,31 @@ class EmergencyRules:
             if any(len(f) != 1 for f in folded):
                 raise ValueError(f"negations for {lang!r}: one word per entry, got {list(ws)!r}")
             self.negations[lang] = frozenset(f[0] for f in folded)
+        # Phrases in which a rule's words name no emergency ("өрт сөндіру жаттығуы", a fire drill; a
+        # smoke detector): a hit lying wholly inside one is dropped; the same words elsewhere in the
+        # message still count ("the drill was yesterday, now there is real smoke").
+        self.harmless = PatternMatcher({"harmless": list(harmless)}) if harmless else None
 
     @classmethod
     def load(cls, path: Path) -> EmergencyRules:
         spec = load_config(path, RulesFile)
         try:
-            return cls({rid: r.model_dump() for rid, r in spec.rules.items()}, spec.negations)
+            return cls({rid: r.model_dump() for rid, r in spec.rules.items()}, spec.negations, spec.harmless)
         except ValueError as exc:
             raise ConfigError(f"{path}: {exc}") from None
 
     def find(self, skel: str, language: str | None = None) -> list[Hit]:
-        """One hit per rule (its longest match), in rule order. In a ``language`` with negations, a
-        match is dropped when a negation stands right before it or right before its last word
+        """One hit per rule (its longest match), in rule order. A match inside a harmless phrase is
+        dropped. In a ``language`` with negations, a match is dropped when a negation stands right before it or right before its last word
         ("свет не горит"), separated by spaces only, unless the pattern itself has that word
         ("не дышит")."""
         negs = self.negations.get(language or "", frozenset())
         best: dict[str, Hit] = {}
-        for h in self.matcher.find(skel):
+        hits = self.matcher.find(skel)
+        safe = [(h.start, h.end) for h in self.harmless.find(skel)] if hits and self.harmless else []
+        for h in hits:
+            if any(s <= h.start and h.end <= e for s, e in safe):
+                continue
             if negs and ((h.before in negs or h.before_last in negs)
                          and not {h.before, h.before_last} & negs & self._pattern_words[h.pattern]):
                 continue
