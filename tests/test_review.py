@@ -28,6 +28,10 @@ def test_rule_conflict_and_head_disagreement_raise_priority():
     base = review_priority(result(), rng, 0)[1]
     assert review_priority(result(reasons=["rule_override"]), rng, 0)[1] == round(base + 0.5, 4)
     assert review_priority(result(reasons=["authority_from_topic_default"]), rng, 0)[1] == round(base + 0.25, 4)
+    # A critical message rerouted to the emergency service against the authority head: a conflict too.
+    assert review_priority(result(reasons=["urgency_route:critical"]), rng, 0)[1] == round(base + 0.5, 4)
+    both = ["rule_override", "urgency_route:critical"]
+    assert review_priority(result(reasons=both), rng, 0)[1] == round(base + 0.5, 4)
 
 
 def test_confident_messages_are_sampled_for_quality_checks_at_the_given_rate():

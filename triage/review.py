@@ -5,7 +5,8 @@ A message enters the review queue for one of two reasons:
 - ``uncertain``: the engine set ``needs_review``. Its priority is the largest per-head
   uncertainty, ``1 - (p1 - p2)`` (one minus the margin between the top two labels, so a
   0.41/0.40 split outranks a lone 0.41), plus bonuses for signals a margin can't see:
-  an emergency rule overriding the model (+0.5: rule versus model conflict), the authority
+  an emergency rule overriding the model or a critical urgency rerouting the authority (+0.5:
+  rule or urgency versus the authority head), the authority
   head below its threshold so the topic's default authority was used (+0.25: the heads
   disagree or the authority is unknown), and no recipient in the routing table (+0.25).
 - ``quality_check``: a confident message sampled at ``quality_sample_rate``; its priority is
@@ -38,7 +39,10 @@ def review_priority(result: dict, rng: random.Random, quality_sample_rate: float
     reasons = result.get("reasons") or []
     if result.get("needs_review"):
         score = max(uncertainty(result.get(h)) for h in ("topic", "authority", "urgency"))
-        if "rule_override" in reasons:
+        # A rule against the model, or a critical urgency sending the message somewhere the
+        # authority head did not say (routing.yaml's urgency_routes): the heads conflict on a
+        # message that may be life-threatening.
+        if "rule_override" in reasons or any(str(r).startswith("urgency_route:") for r in reasons):
             score += RULE_CONFLICT_BONUS
         if "authority_from_topic_default" in reasons:
             score += HEAD_DISAGREEMENT_BONUS
