@@ -7,7 +7,7 @@ the ``situation``): life-threatening messages, and harmless ones that use the sa
 bill, a fire drill, yesterday's fire that is out). Reports, per language and Kazakh form, how many
 life-threatening messages were labelled critical AND routed to the emergency service, how many were
 only labelled critical, and the false alarms; then lists every miss and false alarm with its reasons.
-Writes critical_probe.json and critical_probe.md to --out.
+Writes probe_<data file name>.json and .md to --out.
 """
 
 from __future__ import annotations
@@ -71,10 +71,11 @@ def main() -> int:
             print(f"- [{row['urgency']} {row['confidence']:.2f} -> {row['recipient']}] {row['text'][:110]!r} "
                   f"{[x for x in row['reasons'] if not x.endswith('_threshold')]}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "critical_probe.json").write_text(json.dumps(
+    stem = f"probe_{args.data.stem}"
+    (args.out / f"{stem}.json").write_text(json.dumps(
         {"model_version": engine.version, "groups": groups, "misses": misses, "false_alarms": alarms},
         ensure_ascii=False, indent=1), encoding="utf-8")
-    (args.out / "critical_probe.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 

@@ -227,3 +227,68 @@ def test_harmless_phrases_and_fears_are_no_emergency(rules, text):
 ])
 def test_a_harmless_phrase_only_silences_the_words_inside_it(rules, text, rule):
     assert rule in hits(rules, text)
+
+
+# -- from a review of the rule additions (each failed before its fix) ----------------------------
+
+@pytest.mark.parametrize("lang,text", [
+    ("en", "There will be a fire drill in our building tomorrow at 10"),       # "a fire ... building" runs past it
+    ("en", "The smoke alarm from next door beeps all night, low battery"),     # "smoke ... from"
+    ("ru", "Датчик дыма пищит из-за севшей батарейки, замените пожалуйста"),   # "дым* ... из"
+])
+def test_a_harmless_phrase_silences_a_gap_pattern_that_runs_past_it(rules, lang, text):
+    assert rule_hits(rules, text, lang) == []
+
+
+@pytest.mark.parametrize("lang,text", [
+    ("en", "The old park fountain fell into disrepair as well"),
+    ("en", "Bus fares are going to jump again next month?"),
+    ("en", "I'm locked in by a car parked across the driveway every morning"),
+    ("en", "Crossing this road is suicide, we need a traffic light"),
+    ("en", "The city is choking on smog from the power plant again"),
+    ("ru", "Шлагбаум заперт, машины жильцов не могут выехать со двора"),
+    ("ru", "Провалилась крышка колодца на Сарыарке, машины объезжают"),
+    ("ru", "Переходить дорогу на этом перекрёстке — самоубийство, нужен светофор"),
+    ("ru", "Пожилым приходится спрыгнуть с высокой подножки автобуса 10"),
+    ("ru", "Город задыхается от пробок, сделайте развязку"),
+    ("ru", "Во дворе опять отравили собак, догхантеры раскидали приманку"),
+    ("kk", "Көлік кептелісінде бір сағат қамалып тұрмыз, бағдаршамды реттеңіздер"),
+    ("kk", "Kolik kepteliste bir sagat qamalyp turmyz"),
+    ("kk", "Шаңнан дем ала алмаймыз, құрылыс алаңын суландырыңыздар"),
+])
+def test_the_new_patterns_stay_quiet_on_ordinary_messages(rules, lang, text):
+    assert rule_hits(rules, text, lang) == []
+
+
+def test_a_critical_rule_that_names_its_own_authority_keeps_it(triage_model):
+    import copy
+
+    t = copy.copy(triage_model)
+    t.rules = EmergencyRules({"gas_leak": {"urgency": "critical", "authority": "gas_utility",
+                                           "patterns": ["запах газа"]}})
+    r = t.classify("В подъезде сильный запах газа, дети дома", explain=False)
+    assert r.urgency.label == "critical" and r.recipient["authority"] == "gas_utility"
+    assert not any(x.startswith("urgency_route:") for x in r.reasons)
+
+
+def test_urgency_routes_commented_out_loads_as_none(tmp_path):
+    from triage.engine import Triage
+    from triage.settings import Settings
+
+    text = S.routing_path.read_text(encoding="utf-8")
+    path = tmp_path / "routing.yaml"
+    path.write_text(text.replace("urgency_routes:\n  critical: emergency_service\n",
+                                 "urgency_routes:\n#  critical: emergency_service\n"), encoding="utf-8")
+    assert Triage.load(settings=Settings(routing_path=path)).routing.urgency_routes == {}
+
+
+def test_a_rerouted_message_counts_as_not_auto_routed_for_every_head(triage_model, test_records):
+    from training.evaluate import evaluate
+
+    res = triage_model.classify_batch([r["text"] for r in test_records])
+    rec = next(r for r, x in zip(test_records, res, strict=True)
+               if "urgency_route:critical" in x.reasons and "rule_override" not in x.reasons
+               and "topic_below_threshold" not in x.reasons)
+    report, (out,) = evaluate(triage_model, [rec], progress=False)
+    assert out.needs_review and report["auto_routed_share"] == 0.0
+    assert report["heads"]["topic"]["coverage"] == 0.0

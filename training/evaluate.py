@@ -48,10 +48,10 @@ def evaluate(triage: Triage, records: list[dict], text_column: str = "text",
         pred = [getattr(res[k], h).label for k in idx]
         conf = [getattr(res[k], h).confidence for k in idx]
         # The engine's own decision (unrounded confidence, the detected language's threshold); a
-        # rule override sends the message to review, so its labels are not auto-routed, nor is an
-        # authority that an urgency route replaced (routing.yaml: critical -> emergency_service).
+        # rule override or an urgency route (routing.yaml: critical -> emergency_service) sends the
+        # message to review, so none of its labels is auto-routed.
         routed = ([f"{h}_below_threshold" not in res[k].reasons and "rule_override" not in res[k].reasons
-                   and not (h == "authority" and any(r.startswith("urgency_route:") for r in res[k].reasons))
+                   and not any(r.startswith("urgency_route:") for r in res[k].reasons)
                    for k in idx] if h in triage.thresholds else None)
         report["heads"][h] = head_metrics(y, pred, conf, triage.thresholds.get(h),
                                           [langs[k] for k in idx] if has_lang else None, routed)

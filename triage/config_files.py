@@ -73,7 +73,7 @@ class RoutingFile(_Open):
     recipients: Annotated[dict[str, RecipientSpec], Field(min_length=1)]
     # urgency label -> authority: a message whose final urgency is that label goes there, whatever
     # the authority head says (critical -> emergency_service).
-    urgency_routes: dict[str, str] = {}
+    urgency_routes: dict[str, str] | None = None  # empty (every entry commented out): none
 
 
 class TopicSpec(_Open):
@@ -176,7 +176,7 @@ def cross_check(taxonomy, routing, rules, districts, paths: dict[str, Path]) -> 
             if d not in known_districts:
                 problems.append(f"{paths['routing']}: {a!r} has a recipient for district {d!r}, not a district "
                                 f"of {paths['taxonomy']} ({', '.join(sorted(known_districts))})")
-    for level, a in routing.urgency_routes.items():
+    for level, a in (routing.urgency_routes or {}).items():
         if level not in taxonomy.urgency:
             problems.append(f"{paths['routing']}: urgency_routes names {level!r}, not an urgency level of "
                             f"{paths['taxonomy']} ({', '.join(taxonomy.urgency)})")

@@ -223,7 +223,7 @@ class Triage:
                 route_authority = default
                 reasons.append("authority_from_topic_default")
 
-        override = False
+        override = rule_authority = False
         for hit in self.rules.find(prep.skeletons[row], language[0]):
             rule = self.rules.rules[hit.label]
             reasons.append(f"rule:{hit.label}:{hit.text}")
@@ -232,6 +232,8 @@ class Triage:
                 if new != urgency.label:
                     urgency = _relabel(urgency, new, probas["urgency"][row], self.model.classes_["urgency"])
                     override = True
+            if rule.authority:
+                rule_authority = True
             if rule.authority and rule.authority != route_authority:
                 route_authority = rule.authority
                 if authority is not None:
@@ -242,7 +244,9 @@ class Triage:
             reasons.append("rule_override")
         # Critical goes to the emergency service even when the authority head was unsure or elsewhere
         # (routing.yaml's urgency_routes): a life-threatening message must not wait in a department.
-        urgent_route = self.routing.urgency_routes.get(urgency.label) if urgency is not None else None
+        # A rule that names its own authority (gas leaks to the gas service's 104) keeps it.
+        urgent_route = (self.routing.urgency_routes.get(urgency.label)
+                        if urgency is not None and not rule_authority else None)
         rerouted = urgent_route is not None and urgent_route != route_authority
         if rerouted:
             route_authority = urgent_route

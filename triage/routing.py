@@ -30,7 +30,7 @@ class RoutingTable:
     @classmethod
     def load(cls, path: Path) -> RoutingTable:
         data = checked_yaml(path, RoutingFile)
-        return cls(data["recipients"], data.get("urgency_routes"))
+        return cls(data["recipients"], data.get("urgency_routes") or {})
 
     def resolve(self, authority: str | None, district: str | None) -> Recipient | None:
         """The district's own recipient when the table has one, else the authority's city-wide one;

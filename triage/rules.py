@@ -46,7 +46,8 @@ class EmergencyRules:
                 raise ValueError(f"negations for {lang!r}: one word per entry, got {list(ws)!r}")
             self.negations[lang] = frozenset(f[0] for f in folded)
         # Phrases in which a rule's words name no emergency ("өрт сөндіру жаттығуы", a fire drill; a
-        # smoke detector): a hit lying wholly inside one is dropped; the same words elsewhere in the
+        # smoke detector): a hit that overlaps one is dropped (also a gap pattern running past it,
+        # "a fire ... building" over "a fire drill in our building"); the same words elsewhere in the
         # message still count ("the drill was yesterday, now there is real smoke").
         self.harmless = PatternMatcher({"harmless": list(harmless)}) if harmless else None
 
@@ -59,8 +60,8 @@ class EmergencyRules:
             raise ConfigError(f"{path}: {exc}") from None
 
     def find(self, skel: str, language: str | None = None) -> list[Hit]:
-        """One hit per rule (its longest match), in rule order. A match inside a harmless phrase is
-        dropped. In a ``language`` with negations, a match is dropped when a negation stands right before it or right before its last word
+        """One hit per rule (its longest match), in rule order. A match overlapping a harmless phrase
+        is dropped. In a ``language`` with negations, a match is dropped when a negation stands right before it or right before its last word
         ("свет не горит"), separated by spaces only, unless the pattern itself has that word
         ("не дышит")."""
         negs = self.negations.get(language or "", frozenset())
@@ -68,7 +69,7 @@ class EmergencyRules:
         hits = self.matcher.find(skel)
         safe = [(h.start, h.end) for h in self.harmless.find(skel)] if hits and self.harmless else []
         for h in hits:
-            if any(s <= h.start and h.end <= e for s, e in safe):
+            if any(h.start < e and s < h.end for s, e in safe):  # overlaps: "a fire drill ... building"
                 continue
             if negs and ((h.before in negs or h.before_last in negs)
                          and not {h.before, h.before_last} & negs & self._pattern_words[h.pattern]):
