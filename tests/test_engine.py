@@ -246,3 +246,16 @@ def test_critical_urgency_always_routes_to_the_emergency_service(triage_model, t
         if b.urgency.label != "critical":
             assert a.to_dict() == b.to_dict()
         assert a.urgency.label != "critical" or a.recipient["authority"] == "emergency_service"
+
+
+def test_the_topic_default_reason_is_only_given_when_the_default_was_used(triage_model, test_records):
+    results = triage_model.classify_batch([r["text"] for r in test_records])
+    defaulted = [r for r in results if "authority_from_topic_default" in r.reasons]
+    assert defaulted
+    for r in defaulted:
+        assert r.recipient["authority"] == triage_model.taxonomy.default_authority(r.topic.label)
+    # the reason keeps its place: after the below-threshold reasons, before rule hits
+    for r in defaulted:
+        i = r.reasons.index("authority_from_topic_default")
+        assert all(x.endswith("_below_threshold") for x in r.reasons[:i])
+        assert not any(x.endswith("_below_threshold") for x in r.reasons[i + 1:])

@@ -217,11 +217,11 @@ class Triage:
         authority = heads.get("authority")
         urgency = heads.get("urgency")
         route_authority = authority.label if authority else None
+        from_default = None
         if topic is not None and (authority is None or "authority" in below):
             default = self.taxonomy.default_authority(topic.label)
             if default is not None and default != route_authority:
-                route_authority = default
-                reasons.append("authority_from_topic_default")
+                route_authority = from_default = default
 
         override = rule_authority = False
         for hit in self.rules.find(prep.skeletons[row], language[0]):
@@ -254,6 +254,9 @@ class Triage:
                 authority = _relabel(authority, urgent_route, probas["authority"][row],
                                      self.model.classes_["authority"])
             reasons.append(f"urgency_route:{urgency.label}")
+
+        if from_default is not None and route_authority == from_default:  # not when a rule or route replaced it
+            reasons.insert(len([r for r in reasons if r.endswith("_below_threshold")]), "authority_from_topic_default")
 
         district, _ = self.districts.resolve(prep.skeletons[row])
         recipient = self.routing.resolve(route_authority, district)
