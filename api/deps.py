@@ -45,9 +45,14 @@ async def principal(
     return Principal(*found)
 
 
+def allowed_roles(*roles: str) -> frozenset[str]:
+    """The given roles and admin (admin may do everything)."""
+    return frozenset({*roles, "admin"})
+
+
 def require(*roles: str):
-    """A dependency that lets through the given roles and admin (admin may do everything)."""
-    allowed = {*roles, "admin"}
+    """A dependency that lets through :func:`allowed_roles`."""
+    allowed = allowed_roles(*roles)
 
     async def check(p: Principal = Depends(principal)) -> Principal:
         if p.role not in allowed:

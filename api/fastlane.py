@@ -25,12 +25,15 @@ from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import Counter
 
 from api import metrics
+from api.deps import allowed_roles
 from api.errors import error_response, json_response, log_unhandled, status_of
+from api.metrics import replaying
+from api.routers import classify
 from api.schemas import ClassifyRequest
 from triage.errors import TriageError
 
 PATH = "/v1/classify"
-ROLES = frozenset({"intake", "admin"})  # require("intake") lets admin through too
+ROLES = allowed_roles(*classify.ROLES)  # as the route's require()
 FAST = Counter("triage_fast_lane_requests_total", "POST /v1/classify requests answered by the fast lane")
 
 
@@ -49,36 +52,43 @@ def _key(key: bytes | None, authorization: bytes | None) -> str | None:
     return None
 
 
-def _replaying(messages: list[dict], receive):
-    """A ``receive`` that hands over ``messages`` (what was already read), then the real one's."""
-    pending = list(messages)
-
-    async def replay():
-        return pending.pop(0) if pending else await receive()
-
-    return replay
-
-
 class FastLane:
     """The outermost ASGI layer: with ``enabled``, classify requests that qualify are answered
     here; everything else goes to ``inner`` (the application's full middleware stack).
 
     It also stops an unexpected error that Starlette re-raises after its 500 response (already
     logged without its message by ``api/errors.py``), so the server does not log it again with a
-    message that may quote a citizen's text."""
+    message that may quote a citizen's text; an error in the fast lane's own code is answered and
+    logged the same way."""
 
     def __init__(self, app, inner, enabled: bool = True):
         self.app, self.inner, self.enabled = app, inner, enabled
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.inner(scope, receive, send)
+    async def _full(self, scope, receive, send):
         try:
-            if self.enabled and scope["path"] == PATH and scope["method"] == "POST":
-                return await handle(self.app, scope, receive, send, self.inner)
             await self.inner(scope, receive, send)
         except Exception:  # noqa: BLE001 - answered (500) and logged by api/errors.py already
             return
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.inner(scope, receive, send)
+        if not (self.enabled and scope["path"] == PATH and scope["method"] == "POST"):
+            return await self._full(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await handle(self.app, scope, receive, tracked, self._full)
+        except Exception as exc:  # noqa: BLE001 - the fast lane's own code: as api/errors.py does
+            log_unhandled(exc)
+            metrics.REQUESTS.labels("POST", PATH, "500").inc()
+            if not started:
+                await error_response(500, "internal_error", "internal error")(scope, receive, send)
 
 
 async def handle(app, scope, receive, send, full_app) -> None:
@@ -110,14 +120,14 @@ async def handle(app, scope, receive, send, full_app) -> None:
             # The client went away mid-body: the full app sees the same cut-short body (it answers
             # 400 to nobody, and counts it in the metrics).
             cut = [{"type": "http.request", "body": b"".join(chunks), "more_body": True}, message]
-            return await full_app(scope, _replaying(cut, receive), send)
+            return await full_app(scope, replaying(cut, receive), send)
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)
 
     item = None
-    plain = _key(key or None, authorization)
+    plain = _key(key, authorization)
     found = store.cached_key(plain) if plain else None
     if found is not None and found[0] in ROLES:
         try:  # json.loads as Starlette's request.json() (orjson would turn a 40-digit integer into a float)
@@ -127,8 +137,8 @@ async def handle(app, scope, receive, send, full_app) -> None:
         except Exception:  # noqa: BLE001 - whatever it is, the full application answers it
             item = None
     if item is None:
-        return await full_app(scope, _replaying([{"type": "http.request", "body": body, "more_body": False}],
-                                                receive), send)
+        return await full_app(scope, replaying([{"type": "http.request", "body": body, "more_body": False}],
+                                               receive), send)
 
     FAST.inc()
     try:

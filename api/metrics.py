@@ -125,16 +125,17 @@ class BodyLimitMiddleware:
             if not msg.get("more_body", False):
                 first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
                 break
-        replayed = False
+        await self.app(scope, replaying([first], receive), send)
 
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return first
-            return await receive()
 
-        await self.app(scope, replay, send)
+def replaying(messages: list[dict], receive):
+    """A ``receive`` that hands over ``messages`` (what was already read), then the real one's."""
+    pending = list(messages)
+
+    async def replay():
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 async def _reject(send, limit: int) -> None:

@@ -6,7 +6,7 @@ Each probe line has ``text``, ``language``, ``kk_form`` and ``expected_critical`
 the ``situation``): life-threatening messages, and harmless ones that use the same scary words (a gas
 bill, a fire drill, yesterday's fire that is out). Reports, per language and Kazakh form, how many
 life-threatening messages were labelled critical AND routed to the emergency service, how many were
-only labelled critical, and the false alarms; then lists every miss and false alarm with its reasons.
+labelled critical (routed there or not), and the false alarms; then lists every miss and false alarm with its reasons.
 Writes probe_<data file name>.json and .md to --out.
 """
 

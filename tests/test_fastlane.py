@@ -140,7 +140,7 @@ def test_fast_lane_counts_requests_in_the_same_metrics(tmp_path, triage_model):
     store.dispose()
 
 
-def test_a_revoked_key_leaves_the_fast_lane_when_its_cache_entry_expires(tmp_path, triage_model):
+def test_a_key_revoked_here_leaves_the_fast_lane_at_once(tmp_path, triage_model):
     app, store = _service(f"sqlite:///{tmp_path / 'r.db'}", tmp_path, triage_model, True)
     plain = store.create_key("intake", "soon revoked")
     with TestClient(app) as client:
@@ -264,3 +264,39 @@ def test_the_hostile_corpus_gets_the_same_answers_on_both_lanes(fresh_url, tmp_p
         assert a == b, a[0]
     assert none == 0 and served >= 100  # most of the corpus is well-formed JSON the fast lane takes
     assert all(status < 500 for _, status, _ in fast)
+
+
+def test_a_key_revoked_elsewhere_leaves_the_fast_lane_when_its_cache_entry_expires(tmp_path, triage_model):
+    import time
+
+    app, store = _service(f"sqlite:///{tmp_path / 'e.db'}", tmp_path, triage_model, True)
+    plain = store.create_key("intake", "revoked by another worker")
+    with TestClient(app) as client:
+        assert client.post("/v1/classify", json={"text": GAS}, headers={"X-API-Key": plain}).status_code == 200
+        with store.engine.begin() as conn:  # another worker's revocation: this process's cache still holds it
+            conn.execute(sa.text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP"))
+        before = fastlane.FAST._value.get()
+        assert client.post("/v1/classify", json={"text": GAS}, headers={"X-API-Key": plain}).status_code == 200
+        assert fastlane.FAST._value.get() == before + 1  # within key_cache_seconds: still trusted
+        store.key_cache_seconds = 0.2
+        time.sleep(0.3)
+        r = client.post("/v1/classify", json={"text": GAS}, headers={"X-API-Key": plain})
+        assert r.status_code == 401 and fastlane.FAST._value.get() == before + 1
+    store.dispose()
+
+
+def test_an_error_in_the_fast_lanes_own_code_is_a_logged_500(tmp_path, triage_model, caplog):
+    app, store = _service(f"sqlite:///{tmp_path / 'o.db'}", tmp_path, triage_model, True)
+    key = {"X-API-Key": store.create_key("intake", "k")}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.post("/v1/classify", json={"text": GAS}, headers=key).status_code == 200
+
+        def broken(plain):
+            raise RuntimeError(CITIZEN_TEXT)
+
+        store.cached_key = broken
+        with caplog.at_level("ERROR"):
+            r = client.post("/v1/classify", json={"text": GAS}, headers=key)
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert "unhandled RuntimeError" in caplog.text and "citizen text" not in caplog.text
+    store.dispose()

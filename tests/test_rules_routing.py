@@ -213,7 +213,7 @@ def test_urgency_routes_must_name_known_levels_and_routed_authorities(tmp_path):
     "Бүгін мектепте өрт сөндіру жаттығуы болды, балалар қуанды",
     "Орт кауипсиздиги бойынша семинар ертен сагат 10-да",
     "Түтін детекторын өзім орнатсам бола ма?",
-    "Do I need a smoke detector in a rented flat?",
+    "Is the smoke detector from the akimat program free?",  # "smoke ... from" without the harmless list
     "Лифтте адам қалып қоймасын деп қорқамыз",  # a fear, not an event: "қалып қойд*" is past
 ])
 def test_harmless_phrases_and_fears_are_no_emergency(rules, text):
@@ -227,6 +227,24 @@ def test_harmless_phrases_and_fears_are_no_emergency(rules, text):
 ])
 def test_a_harmless_phrase_only_silences_the_words_inside_it(rules, text, rule):
     assert rule in hits(rules, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Is the smoke detector from the akimat program free?",
+    "There will be a fire drill in our building tomorrow at 10",
+])
+def test_the_harmless_cases_would_hit_without_the_list(text):
+    bare = EmergencyRules.load(S.emergency_rules_path)
+    bare.harmless = None
+    assert hits(bare, text) != []  # so the tests above do test the harmless phrases
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("The kitchen is full of smoke, detector is screaming", "en"),  # "smoke, detector": not written together
+    ("Подъезд весь в дыму, датчик дыма из квартиры 5 пищит", "ru"),  # "дым* ... из" over the masked phrase
+])
+def test_a_harmless_phrase_never_hides_a_rule_word_outside_it(rules, text, lang):
+    assert "fire" in rule_hits(rules, text, lang)
 
 
 # -- from a review of the rule additions (each failed before its fix) ----------------------------

@@ -244,7 +244,8 @@ class Triage:
             reasons.append("rule_override")
         # Critical goes to the emergency service even when the authority head was unsure or elsewhere
         # (routing.yaml's urgency_routes): a life-threatening message must not wait in a department.
-        # A rule that names its own authority (gas leaks to the gas service's 104) keeps it.
+        # A rule that names its own authority keeps it (a city may send gas leaks to its gas
+        # service's 104; the shipped rules all name emergency_service).
         urgent_route = (self.routing.urgency_routes.get(urgency.label)
                         if urgency is not None and not rule_authority else None)
         rerouted = urgent_route is not None and urgent_route != route_authority
@@ -256,7 +257,7 @@ class Triage:
             reasons.append(f"urgency_route:{urgency.label}")
 
         if from_default is not None and route_authority == from_default:  # not when a rule or route replaced it
-            reasons.insert(len([r for r in reasons if r.endswith("_below_threshold")]), "authority_from_topic_default")
+            reasons.insert(len(below), "authority_from_topic_default")  # after the below-threshold reasons
 
         district, _ = self.districts.resolve(prep.skeletons[row])
         recipient = self.routing.resolve(route_authority, district)

@@ -42,6 +42,11 @@ def words(skel: str) -> list[str]:
     return _WORD.findall(skel)
 
 
+def word_spans(skel: str) -> list[tuple[int, int]]:
+    """Character spans of :func:`words`' tokens."""
+    return [m.span() for m in _WORD.finditer(skel)]
+
+
 def _adjacent_before(skel: str, spans: list[tuple[int, int]], i: int) -> str:
     """Token ``i - 1`` when only whitespace separates it from token ``i``, else ``""``."""
     if i <= 0:

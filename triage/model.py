@@ -228,13 +228,11 @@ class TriageModel(BaseEstimator):
         names = self.__dict__.get("_feature_names")
         if names is None:
             parts = []
-            for part, vec in self.features_.transformer_list:
+            for _, vec in self.features_.transformer_list:
                 vocab = getattr(vec, "vocabulary_", None)
                 if isinstance(vocab, dict):
                     terms = np.empty(len(vocab), dtype=object)
                     terms[np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))] = list(vocab)
-                elif hasattr(vec, "n_features"):  # hashed columns have no names
-                    terms = np.array([f"{part}#{i}" for i in range(vec.n_features)], dtype=object)
                 else:
                     terms = np.asarray(vec.get_feature_names_out(), dtype=object)
                 parts.append(terms)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triage.config_files import ConfigError, GazetteerFile, RulesFile, load_config
-from triage.matching import Hit, PatternMatcher, compile_pattern, words
+from triage.matching import Hit, PatternMatcher, compile_pattern, word_spans, words
 from triage.text import normalize, skeleton
 
 URGENCY_ORDER = ("low", "medium", "high", "critical")
@@ -46,9 +46,7 @@ class EmergencyRules:
                 raise ValueError(f"negations for {lang!r}: one word per entry, got {list(ws)!r}")
             self.negations[lang] = frozenset(f[0] for f in folded)
         # Phrases in which a rule's words name no emergency ("өрт сөндіру жаттығуы", a fire drill; a
-        # smoke detector): a hit that overlaps one is dropped (also a gap pattern running past it,
-        # "a fire ... building" over "a fire drill in our building"); the same words elsewhere in the
-        # message still count ("the drill was yesterday, now there is real smoke").
+        # smoke detector): their words are masked before the rules match (see ``_mask_harmless``).
         self.harmless = PatternMatcher({"harmless": list(harmless)}) if harmless else None
 
     @classmethod
@@ -60,23 +58,39 @@ class EmergencyRules:
             raise ConfigError(f"{path}: {exc}") from None
 
     def find(self, skel: str, language: str | None = None) -> list[Hit]:
-        """One hit per rule (its longest match), in rule order. A match overlapping a harmless phrase
-        is dropped. In a ``language`` with negations, a match is dropped when a negation stands right before it or right before its last word
+        """One hit per rule (its longest match), in rule order. The words of a harmless phrase count
+        as no words of a rule (``_mask_harmless``). In a ``language`` with negations, a match is dropped when a negation stands right before it or right before its last word
         ("свет не горит"), separated by spaces only, unless the pattern itself has that word
         ("не дышит")."""
         negs = self.negations.get(language or "", frozenset())
         best: dict[str, Hit] = {}
-        hits = self.matcher.find(skel)
-        safe = [(h.start, h.end) for h in self.harmless.find(skel)] if hits and self.harmless else []
-        for h in hits:
-            if any(h.start < e and s < h.end for s, e in safe):  # overlaps: "a fire drill ... building"
-                continue
+        if self.harmless is not None:
+            skel = self._mask_harmless(skel)
+        for h in self.matcher.find(skel):
             if negs and ((h.before in negs or h.before_last in negs)
                          and not {h.before, h.before_last} & negs & self._pattern_words[h.pattern]):
                 continue
             if h.label not in best or len(h.text) > len(best[h.label].text):
                 best[h.label] = h
         return [best[r] for r in self.rules if r in best]
+
+    def _mask_harmless(self, skel: str) -> str:
+        """``skel`` with the words of each harmless phrase written together (only spaces between
+        them: "smoke, detector is screaming" is no smoke detector) replaced by underscores of the
+        same length, so no rule word can match them while every other word keeps its place and
+        still counts for gaps: "a fire drill in our building" no longer matches "a fire ...
+        building"; in "дыму, датчик дыма из квартиры" "дым* ... из" still matches "дыму ... из"."""
+        found = self.harmless.find(skel)
+        if not found:
+            return skel
+        spans = word_spans(skel)
+        chars = list(skel)
+        for h in found:
+            if any(skel[spans[i][1]:spans[i + 1][0]].strip() for i in range(h.start, h.end - 1)):
+                continue
+            for a, b in spans[h.start:h.end]:
+                chars[a:b] = "_" * (b - a)
+        return "".join(chars)
 
 
 def raise_urgency(current: str | None, proposed: str | None) -> str | None:

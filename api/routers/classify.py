@@ -22,6 +22,7 @@ from triage.store import Store
 from triage.store.service import NewMessage
 
 router = APIRouter(prefix="/v1", tags=["classify"])
+ROLES = ("intake",)  # who may classify (and admin); api/fastlane.py reads it too
 log = logging.getLogger("triage.api")
 
 
@@ -71,14 +72,14 @@ def batcher_process(app):
 
 
 @router.post("/classify", response_model=ClassifyResponse, summary="Classify and store one message")
-async def classify_one(body: ClassifyRequest, request: Request, _: Principal = Depends(require("intake"))):
+async def classify_one(body: ClassifyRequest, request: Request, _: Principal = Depends(require(*ROLES))):
     result = await request.app.state.batcher.submit(body)
     return json_response(result)
 
 
 @router.post("/classify/batch", response_model=BatchResponse,
              summary="Classify and store up to batch_max_items messages in one transaction")
-async def classify_batch(body: BatchRequest, request: Request, _: Principal = Depends(require("intake"))):
+async def classify_batch(body: BatchRequest, request: Request, _: Principal = Depends(require(*ROLES))):
     limit = request.app.state.settings.batch_max_items
     if len(body.items) > limit:
         raise InvalidTextError(f"a batch holds at most {limit} items, got {len(body.items)}")
