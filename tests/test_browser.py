@@ -391,3 +391,25 @@ def test_holding_c_confirms_only_the_message_on_screen(page, service):
     page.wait_for_timeout(500)
     left = {int(i) for i in page.get_by_test_id("queue-item").evaluate_all("els => els.map(e => e.dataset.id)")}
     assert before - left == {first}
+
+
+def test_a_critical_message_rerouted_to_the_emergency_service_says_why_in_each_language(page, service):
+    # Last in the file: the message it adds tops the queue (the conflict bonus).
+    from triage.engine import Triage
+    from triage.store.service import NewMessage
+
+    text = "Мұзға бала түсіп кетті, өзен жағасы, тез көмектесіңдер"
+    pred = Triage.load().classify(text).to_dict()
+    pred.update(needs_review=True, reasons=[*pred["reasons"], "urgency_route:critical"])
+    (stored,) = service["store"].save_classified([NewMessage(text=text, channel="test", external_id="route-1")], [pred])
+    sign_in(page, service)
+    page.locator(f'[data-testid="queue-item"][data-id="{stored.id}"]').click()
+    reasons = page.locator("#detail-reasons")
+    expect(reasons).to_contain_text("Urgency “Critical”: sent to the authority the routing table names for it")
+    page.get_by_test_id("lang-ru").click()
+    expect(reasons).to_contain_text("направлено в ведомство, указанное для неё в таблице маршрутизации")
+    page.get_by_test_id("lang-kk").click()
+    expect(reasons).to_contain_text("шұғылдығы: бағыттау кестесі оған белгілеген органға жіберілді")
+    assert "urgency_route:critical" not in reasons.inner_text()  # translated, not the raw code
+    page.get_by_test_id("lang-en").click()
+    assert_clean(page)
