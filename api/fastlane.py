@@ -151,5 +151,4 @@ async def handle(app, scope, receive, send, full_app) -> None:
     try:
         await response(scope, receive, send)
     finally:
-        metrics.LATENCY.labels("POST", PATH).observe(time.perf_counter() - start)
-        metrics.REQUESTS.labels("POST", PATH, str(response.status_code)).inc()
+        metrics.observe_request("POST", PATH, response.status_code, start)

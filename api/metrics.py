@@ -77,12 +77,15 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
             # The route template, never the raw path: ids must not explode label cardinality.
-            endpoint = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
-            LATENCY.labels(method, endpoint).observe(time.perf_counter() - start)
-            REQUESTS.labels(method, endpoint, str(status["code"])).inc()
+            observe_request(scope.get("method", ""), getattr(scope.get("route"), "path", None) or "unmatched",
+                            status["code"], start)
+
+
+def observe_request(method: str, endpoint: str, status: int, start: float) -> None:
+    """One request in the latency histogram and the request counter (``start``: perf_counter)."""
+    LATENCY.labels(method, endpoint).observe(time.perf_counter() - start)
+    REQUESTS.labels(method, endpoint, str(status)).inc()
 
 
 class BodyLimitMiddleware:

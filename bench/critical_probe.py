@@ -3,7 +3,8 @@
     python bench/critical_probe.py [--data data/samples/probes/critical.jsonl] [--model DIR] [--out bench/results]
 
 Each probe line has ``text``, ``language``, ``kk_form`` and ``expected_critical`` (plus a few words on
-the ``situation``): life-threatening messages, and harmless ones that use the same scary words (a gas
+the ``situation``); a labelled dataset works too (``--data data/samples/test.jsonl``: a message is
+life-threatening when its ``urgency`` is critical): life-threatening messages, and harmless ones that use the same scary words (a gas
 bill, a fire drill, yesterday's fire that is out). Reports, per language and Kazakh form, how many
 life-threatening messages were labelled critical AND routed to the emergency service, how many were
 labelled critical (routed there or not), and the false alarms; then lists every miss and false alarm with its reasons.
@@ -37,6 +38,8 @@ def main() -> int:
     groups: dict[str, dict[str, int]] = defaultdict(lambda: dict(critical=0, reached=0, labelled=0,
                                                                   harmless=0, false_alarms=0))
     misses, alarms = [], []
+    for p in probe:
+        p.setdefault("expected_critical", p.get("urgency") == "critical")
     for p, r in zip(probe, results, strict=True):
         labelled = r.urgency is not None and r.urgency.label == "critical"
         reached = labelled and r.recipient is not None and r.recipient["authority"] == "emergency_service"

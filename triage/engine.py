@@ -234,12 +234,12 @@ class Triage:
                     override = True
             if rule.authority:
                 rule_authority = True
-            if rule.authority and rule.authority != route_authority:
-                route_authority = rule.authority
-                if authority is not None:
-                    authority = _relabel(authority, rule.authority, probas["authority"][row],
-                                         self.model.classes_["authority"])
-                override = True
+                if rule.authority != route_authority:
+                    route_authority = rule.authority
+                    if authority is not None:
+                        authority = _relabel(authority, rule.authority, probas["authority"][row],
+                                             self.model.classes_["authority"])
+                    override = True
         if override:
             reasons.append("rule_override")
         # Critical goes to the emergency service even when the authority head was unsure or elsewhere

@@ -183,7 +183,7 @@ class PatternMatcher:
             for _, start, end in self._matchers[key](doc):
                 spans.append((start, end, key))
         spans.sort()
-        offsets = [m.span() for m in _WORD.finditer(skel)]
+        offsets = word_spans(skel)
         return [Hit(self._label_of[k], self._pattern_text[k], " ".join(toks[s:e]),
                     _adjacent_before(skel, offsets, s), _adjacent_before(skel, offsets, e - 1) if e - s > 1 else "",
                     s, e)

@@ -59,14 +59,17 @@ class EmergencyRules:
 
     def find(self, skel: str, language: str | None = None) -> list[Hit]:
         """One hit per rule (its longest match), in rule order. The words of a harmless phrase count
-        as no words of a rule (``_mask_harmless``). In a ``language`` with negations, a match is dropped when a negation stands right before it or right before its last word
-        ("свет не горит"), separated by spaces only, unless the pattern itself has that word
-        ("не дышит")."""
+        as no rule's words (``_mask_harmless``). In a ``language`` with negations, a match is dropped
+        when a negation stands right before it or right before its last word ("свет не горит"),
+        separated by spaces only, unless the pattern itself has that word ("не дышит")."""
         negs = self.negations.get(language or "", frozenset())
         best: dict[str, Hit] = {}
-        if self.harmless is not None:
-            skel = self._mask_harmless(skel)
-        for h in self.matcher.find(skel):
+        hits = self.matcher.find(skel)
+        if hits and self.harmless is not None:  # most messages hit no rule: nothing to mask then
+            masked = self._mask_harmless(skel)
+            if masked is not skel:
+                hits = self.matcher.find(masked)
+        for h in hits:
             if negs and ((h.before in negs or h.before_last in negs)
                          and not {h.before, h.before_last} & negs & self._pattern_words[h.pattern]):
                 continue

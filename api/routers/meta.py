@@ -122,6 +122,10 @@ FRAME_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-O
                  "X-Content-Type-Options": "nosniff"}
 
 
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
 class PageHeadersMiddleware:
     """The page's headers on every static file (``/static/review.html`` is the same page as
     ``/review``) and framing protection on the API docs."""
@@ -131,11 +135,10 @@ class PageHeadersMiddleware:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        extra = (PAGE_HEADERS if path.startswith("/static/") else
-                 FRAME_HEADERS if path.startswith(("/docs", "/redoc", "/static-offline-docs/")) else None)
-        if extra is None:
+        raw = (_PAGE_RAW if path.startswith("/static/") else
+               _FRAME_RAW if path.startswith(("/docs", "/redoc", "/static-offline-docs/")) else None)
+        if raw is None:
             return await self.app(scope, receive, send)
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -145,6 +148,9 @@ class PageHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_PAGE_RAW, _FRAME_RAW = _raw(PAGE_HEADERS), _raw(FRAME_HEADERS)
 
 
 def mount_page(app: FastAPI, static_dir: Path) -> None:
