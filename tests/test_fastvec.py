@@ -161,3 +161,50 @@ def test_language_id_cascade_leaves_a_text_without_features_to_the_full_model(tr
     monkeypatch.setattr(langid_module, "lingua_confidences", lambda ts, **kw: asked.extend(ts) or real(ts, **kw))
     triage_model.langid.predict_proba(["", "the bus was late again this morning, please fix the schedule"])
     assert asked == [""]
+
+
+def test_language_id_fits_the_same_model_on_the_used_columns_only():
+    """Fitting on the columns some text uses gives the full-width fit's probabilities (an unused
+    hashed column's weight stays zero), with coef_ at full width so any text can be scored."""
+    from sklearn.linear_model import LogisticRegression
+
+    from triage.langid import LanguageIdentifier, _fit_used_columns
+
+    texts = ["нет света третий день", "бизде уш кун су жок", "no water since monday", "üiimizde jylu joq",
+             "Свет жоқ үйде", "улица темная", "kashan jondeisinder", "the bus is late again",
+             "лифт не работает", "su zhok ush kun", "qashan beredi", "pothole on Turan"] * 2
+    langs = ["ru", "kk", "en", "kk", "kk", "ru", "kk", "en", "ru", "kk", "kk", "en"] * 2
+    lid = LanguageIdentifier(n_features=2**12)
+    X = lid._features(texts)
+    assert len(np.unique(X.indices)) < X.shape[1]  # there are unused columns to drop
+    full = LogisticRegression(C=20.0, max_iter=2000, tol=1e-8).fit(X, langs)
+    compact = _fit_used_columns(LogisticRegression(C=20.0, max_iter=2000, tol=1e-8), X, np.asarray(langs))
+    assert compact.coef_.shape == full.coef_.shape and compact.n_features_in_ == X.shape[1]
+    np.testing.assert_allclose(compact.coef_, full.coef_, atol=1e-4)
+    others = lid._features(["совсем другой текст", "mulde basqa soz"])
+    np.testing.assert_allclose(compact.predict_proba(others), full.predict_proba(others), atol=1e-5)
+
+
+@pytest.mark.parametrize("params", [
+    dict(ngram_range=(2, 5), min_df=2, max_features=300, sublinear_tf=True, lowercase=False),
+    dict(ngram_range=(1, 3), min_df=1, max_df=0.5, max_features=None, lowercase=True),
+])
+def test_word_cached_char_fit_equals_sklearns(params):
+    """Vocabulary, idf and fitted matrix of the cached ``char_wb`` fit equal TfidfVectorizer's,
+    pruning by document counts and by max_features included; transform is the parent's."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from triage.fastvec import WordCachedTfidfVectorizer
+
+    docs = [t for t in DOCS if t] * 3 + ["Бизде уш кун су жок", "üiimizde  jylu\tjoq", "нет света нет света",
+                                         "a", "Lift LIFT lift сломан", "x\u00a0y"]
+    ref = TfidfVectorizer(analyzer="char_wb", dtype=np.float32, **params)
+    got = WordCachedTfidfVectorizer(analyzer="char_wb", dtype=np.float32, **params)
+    Xr, Xg = ref.fit_transform(docs), got.fit_transform(docs)
+    assert got.vocabulary_ == ref.vocabulary_
+    np.testing.assert_array_equal(got.idf_, ref.idf_)
+    assert Xg.dtype == Xr.dtype and Xg.shape == Xr.shape
+    np.testing.assert_array_equal(Xg.toarray(), Xr.toarray())
+    np.testing.assert_array_equal(got.transform(docs[:5]).toarray(), ref.transform(docs[:5]).toarray())
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        WordCachedTfidfVectorizer(analyzer="char_wb").fit(["", "   "])

@@ -34,7 +34,8 @@ class FastTransformer:
 
     def __init__(self, vec):
         self.vec = vec
-        self.kind = "tfidf" if type(vec) is TfidfVectorizer else "hashing" if type(vec) is HashingVectorizer else None
+        self.kind = ("tfidf" if type(vec) in (TfidfVectorizer, WordCachedTfidfVectorizer)
+                     else "hashing" if type(vec) is HashingVectorizer else None)
         self.analyze = vec.build_analyzer() if self.kind else None
         self.by_word = self.kind is not None and vec.analyzer == "char_wb"
         self.preprocess = vec.build_preprocessor() if self.by_word else None
@@ -143,6 +144,48 @@ class FastTransformer:
         X.sum_duplicates()
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(X.indptr))
         return rows, X.indices.astype(np.int64), X.data
+
+
+class WordCachedTfidfVectorizer(TfidfVectorizer):
+    """``TfidfVectorizer`` whose ``char_wb`` fit counts each distinct word's n-grams once.
+
+    scikit-learn's fit slices every word of every document into n-grams and looks each one up in
+    a dict; words repeat heavily, so here a word's n-grams become vocabulary indices once and a
+    document is the concatenation of its words' index arrays (``char_wb`` n-grams never cross a
+    word, see :class:`FastTransformer`). Vocabulary, pruning and weights are scikit-learn's own:
+    only ``_count_vocab`` for a vocabulary being learned is replaced, and
+    ``tests/test_fastvec.py`` checks the fitted vocabulary, idf and matrix against
+    ``TfidfVectorizer``'s. Other analyzers and ``transform`` are the parent's.
+    """
+
+    def _count_vocab(self, raw_documents, fixed_vocab):
+        if fixed_vocab or self.analyzer != "char_wb":
+            return super()._count_vocab(raw_documents, fixed_vocab)
+        preprocess, decode, ngrams = self.build_preprocessor(), self.decode, self._char_wb_ngrams
+        vocabulary: dict[str, int] = {}
+        by_word: dict[str, np.ndarray] = {}
+        empty = np.empty(0, dtype=np.int64)
+        rows: list[np.ndarray] = []
+        for doc in raw_documents:
+            parts = []
+            for word in preprocess(decode(doc)).split():
+                cols = by_word.get(word)
+                if cols is None:
+                    grams = ngrams(word)
+                    cols = by_word[word] = np.fromiter(
+                        (vocabulary.setdefault(g, len(vocabulary)) for g in grams), dtype=np.int64, count=len(grams))
+                parts.append(cols)
+            rows.append(np.concatenate(parts) if parts else empty)
+        if not vocabulary:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=indptr[1:])
+        indices = np.concatenate(rows) if rows else empty
+        index_dtype = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
+        X = sp.csr_matrix((np.ones(len(indices), dtype=self.dtype), indices.astype(index_dtype),
+                           indptr.astype(index_dtype)), shape=(len(rows), len(vocabulary)))
+        X.sum_duplicates()  # repeated n-grams of a document become its counts; sorts the indices
+        return vocabulary, X
 
 
 def _pack(columns: list[int]) -> bytes:

@@ -22,7 +22,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from triage.fastvec import FastTransformer, hstack_triplets
+from triage.fastvec import FastTransformer, WordCachedTfidfVectorizer, hstack_triplets
 from triage.lexicon import ConceptLexicon
 from triage.settings import get_settings
 from triage.text import normalize, skeleton
@@ -72,8 +72,8 @@ def make_features(
                                max_features=max_word_features, **common)
     parts = [
         ("word", word),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams,
-                                 max_features=max_char_features, **common)),
+        ("char", WordCachedTfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams,
+                                           max_features=max_char_features, **common)),
     ]
     weights = {"word": 1.0, "char": 1.0}
     if concept_weight > 0:
@@ -194,7 +194,8 @@ class TriageModel(BaseEstimator):
         skeletons = [skeleton(t) for t in normalized]
         self.__dict__.pop("_fast", None)
         self.features_ = clone(self.features) if self.features is not None else make_features()
-        X = self.features_.fit_transform(skeletons)
+        # float64 once: liblinear converts a float32 matrix to float64 on every fit (three per head).
+        X = self.features_.fit_transform(skeletons).astype(np.float64)
         for _, vec in self.features_.transformer_list:
             vec.stop_words_ = None  # pruned-term set is only for introspection and is huge when pickled
         head_specs = dict(self.heads or {})
@@ -207,7 +208,7 @@ class TriageModel(BaseEstimator):
             _, counts = np.unique(y[known].astype(str), return_counts=True)
             if (counts >= getattr(est, "cv", 1)).sum() < 2:
                 continue  # fewer than two labels it can calibrate: nothing to learn in this (fold's) fit
-            est.fit(X[known], y[known].astype(str))
+            est.fit(X if known.all() else X[known], y[known].astype(str))
             _shrink(est)
             self.heads_[head] = est
         if not self.heads_:
