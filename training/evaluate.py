@@ -13,6 +13,7 @@ from training.metrics import head_metrics
 from triage.engine import Triage
 from triage.errors import DataError
 from triage.model import HEADS
+from triage.routing import overruled
 
 BATCH = 256
 
@@ -50,8 +51,7 @@ def evaluate(triage: Triage, records: list[dict], text_column: str = "text",
         # The engine's own decision (unrounded confidence, the detected language's threshold); a
         # rule override or an urgency route (routing.yaml: critical -> emergency_service) sends the
         # message to review, so none of its labels is auto-routed.
-        routed = ([f"{h}_below_threshold" not in res[k].reasons and "rule_override" not in res[k].reasons
-                   and not any(r.startswith("urgency_route:") for r in res[k].reasons)
+        routed = ([f"{h}_below_threshold" not in res[k].reasons and not overruled(res[k].reasons)
                    for k in idx] if h in triage.thresholds else None)
         report["heads"][h] = head_metrics(y, pred, conf, triage.thresholds.get(h),
                                           [langs[k] for k in idx] if has_lang else None, routed)

@@ -17,7 +17,7 @@ from triage.artifacts import load_model_dir, threshold_for
 from triage.config_files import cross_check
 from triage.errors import InvalidTextError, ModelLoadError
 from triage.model import HEADS, TriageModel
-from triage.routing import RoutingTable
+from triage.routing import RoutingTable, urgency_route_reason
 from triage.rules import DistrictResolver, EmergencyRules, raise_urgency
 from triage.settings import Settings, get_settings
 from triage.taxonomy import Taxonomy
@@ -254,7 +254,7 @@ class Triage:
             if authority is not None:
                 authority = _relabel(authority, urgent_route, probas["authority"][row],
                                      self.model.classes_["authority"])
-            reasons.append(f"urgency_route:{urgency.label}")
+            reasons.append(urgency_route_reason(urgency.label))
 
         if from_default is not None and route_authority == from_default:  # not when a rule or route replaced it
             reasons.insert(len(below), "authority_from_topic_default")  # after the below-threshold reasons

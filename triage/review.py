@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import random
 
+from triage.routing import overruled
+
 RULE_CONFLICT_BONUS = 0.5
 HEAD_DISAGREEMENT_BONUS = 0.25
 NO_RECIPIENT_BONUS = 0.25
@@ -42,7 +44,7 @@ def review_priority(result: dict, rng: random.Random, quality_sample_rate: float
         # A rule against the model, or a critical urgency sending the message somewhere the
         # authority head did not say (routing.yaml's urgency_routes): the heads conflict on a
         # message that may be life-threatening.
-        if "rule_override" in reasons or any(str(r).startswith("urgency_route:") for r in reasons):
+        if overruled(reasons):
             score += RULE_CONFLICT_BONUS
         if "authority_from_topic_default" in reasons:
             score += HEAD_DISAGREEMENT_BONUS

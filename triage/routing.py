@@ -7,6 +7,18 @@ from pathlib import Path
 
 from triage.config_files import RoutingFile, checked_yaml
 
+URGENCY_ROUTE = "urgency_route:"  # reason prefix: ``urgency_route:<level>`` (the reviewer page translates it)
+
+
+def urgency_route_reason(level: str) -> str:
+    return f"{URGENCY_ROUTE}{level}"
+
+
+def overruled(reasons) -> bool:
+    """True when a rule (``rule_override``) or an urgency route overruled the heads: the message goes
+    to review and none of its labels counts as auto-routed."""
+    return any(r == "rule_override" or str(r).startswith(URGENCY_ROUTE) for r in reasons)
+
 
 @dataclass(frozen=True)
 class Recipient:
