@@ -210,6 +210,14 @@ def test_word_cached_char_fit_equals_sklearns(params):
     np.testing.assert_array_equal(got.transform(docs[:5]).toarray(), ref.transform(docs[:5]).toarray())
     with pytest.raises(ValueError, match="empty vocabulary"):
         WordCachedTfidfVectorizer(analyzer="char_wb").fit(["", "   "])
+    # Fitted, it is scikit-learn's own class: a saved model loads with code that never had the subclass.
+    import pickle
+
+    refit = WordCachedTfidfVectorizer(analyzer="char_wb", dtype=np.float32, **params).fit(docs)
+    for fitted in (got, refit):
+        assert type(fitted) is TfidfVectorizer
+        assert b"WordCachedTfidfVectorizer" not in pickle.dumps(fitted)
+    np.testing.assert_array_equal(refit.transform(docs).toarray(), Xr.toarray())
 
 
 def test_shipped_linear_models_multiply_without_copying_their_weights(triage_model):
@@ -219,3 +227,21 @@ def test_shipped_linear_models_multiply_without_copying_their_weights(triage_mod
     lid = triage_model.langid
     for m in (lid.model_, lid.fast_):
         assert m.coef_.T.flags["C_CONTIGUOUS"]
+
+
+def test_shipped_model_holds_only_scikit_learns_vectorizer_classes(triage_model):
+    """The fit-time subclass is not in the saved model, fitted or as the feature template (older
+    code must load it); the template unpickles with the same parameters."""
+    import pickle
+
+    from triage.model import make_features
+
+    for _, vec in triage_model.model.features_.transformer_list:
+        assert type(vec) is TfidfVectorizer
+    assert b"WordCachedTfidfVectorizer" not in pickle.dumps(triage_model.model)
+    template = make_features()
+    back = pickle.loads(pickle.dumps(template))
+    char = dict(template.transformer_list)["char"]
+    assert type(char).__name__ == "WordCachedTfidfVectorizer"
+    assert type(dict(back.transformer_list)["char"]) is TfidfVectorizer
+    assert dict(back.transformer_list)["char"].get_params() == char.get_params()

@@ -9,11 +9,13 @@ as a failing test, not as silently different features.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.utils import murmurhash3_32
 
@@ -34,8 +36,7 @@ class FastTransformer:
 
     def __init__(self, vec):
         self.vec = vec
-        self.kind = ("tfidf" if type(vec) in (TfidfVectorizer, WordCachedTfidfVectorizer)
-                     else "hashing" if type(vec) is HashingVectorizer else None)
+        self.kind = "tfidf" if type(vec) is TfidfVectorizer else "hashing" if type(vec) is HashingVectorizer else None
         self.analyze = vec.build_analyzer() if self.kind else None
         self.by_word = self.kind is not None and vec.analyzer == "char_wb"
         self.preprocess = vec.build_preprocessor() if self.by_word else None
@@ -156,7 +157,29 @@ class WordCachedTfidfVectorizer(TfidfVectorizer):
     only ``_count_vocab`` for a vocabulary being learned is replaced, and
     ``tests/test_fastvec.py`` checks the fitted vocabulary, idf and matrix against
     ``TfidfVectorizer``'s. Other analyzers and ``transform`` are the parent's.
+
+    Fitted, it is a plain ``TfidfVectorizer`` (the class is switched back at the end of the fit; the
+    fitted state is the parent's own), and an unfitted one (the model's feature template) pickles as
+    one: a saved model holds only scikit-learn's class, so code from before this class (a rollback,
+    an older pyfunc environment) still loads it.
     """
+
+    def __reduce_ex__(self, protocol):
+        # The standard library's own reconstructor, so unpickling needs nothing from this module.
+        # A copy (object.__getstate__ may hand back __dict__ itself); scikit-learn stamps its version
+        # only on classes of its own modules, and warns on loading a TfidfVectorizer without one.
+        state = {**self.__getstate__(), "_sklearn_version": sklearn.__version__}
+        return copyreg._reconstructor, (TfidfVectorizer, object, None), state
+
+    def fit(self, raw_documents, y=None):
+        super().fit(raw_documents, y)
+        self.__class__ = TfidfVectorizer
+        return self
+
+    def fit_transform(self, raw_documents, y=None):
+        X = super().fit_transform(raw_documents, y)
+        self.__class__ = TfidfVectorizer
+        return X
 
     def _count_vocab(self, raw_documents, fixed_vocab):
         if fixed_vocab or self.analyzer != "char_wb":
@@ -182,10 +205,11 @@ class WordCachedTfidfVectorizer(TfidfVectorizer):
         np.cumsum([len(r) for r in rows], out=indptr[1:])
         indices = np.concatenate(rows) if rows else empty
         index_dtype = np.int64 if indptr[-1] > np.iinfo(np.int32).max else np.int32
-        X = sp.csr_matrix((np.ones(len(indices), dtype=self.dtype), indices.astype(index_dtype),
+        # Counted as integers like scikit-learn's (float32 ones would stop counting at 2**24).
+        X = sp.csr_matrix((np.ones(len(indices), dtype=np.intc), indices.astype(index_dtype),
                            indptr.astype(index_dtype)), shape=(len(rows), len(vocabulary)))
         X.sum_duplicates()  # repeated n-grams of a document become its counts; sorts the indices
-        return vocabulary, X
+        return vocabulary, X.astype(self.dtype)
 
 
 def _pack(columns: list[int]) -> bytes:

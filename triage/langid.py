@@ -64,8 +64,11 @@ def _fit_used_columns(model: LogisticRegression, X: sp.csr_matrix, y: np.ndarray
     The hashed n-gram space has 2 x 2**18 columns and the training texts use a fraction of them.
     A column no row uses has a zero data gradient, so under the L2 penalty its weight stays at its
     starting zero: the optimum is the same, while L-BFGS's vector updates, which cost as much per
-    column whether it is used or not, shrink with the column count (``tests/test_langid.py``
-    compares the two fits)."""
+    column whether it is used or not, shrink with the column count. L-BFGS stops within its
+    tolerance of that optimum, and rounding in the narrower problem moves where: at the default
+    tolerance the weights differ from a full-width fit by up to about 3e-4 and the probabilities by
+    about 1e-5 (no changed answer on the test split and probes); ``tests/test_fastvec.py`` compares
+    the two fits at a tight tolerance."""
     X = sp.csr_matrix(X)
     used = np.unique(X.indices)
     model.fit(X[:, used], y)
