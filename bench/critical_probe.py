@@ -8,6 +8,8 @@ life-threatening when its ``urgency`` is critical): life-threatening messages, a
 bill, a fire drill, yesterday's fire that is out). Reports, per language and Kazakh form, how many
 life-threatening messages were labelled critical AND routed to the emergency service, how many were
 labelled critical (routed there or not), and the false alarms; then lists every miss and false alarm with its reasons.
+On a labelled dataset it also prints what the recall-first safety net costs in urgency macro-F1: the
+pipeline's urgency (critical threshold and rules) against the urgency head's own most probable label.
 Writes probe_<data file name>.json and .md to --out.
 """
 
@@ -22,8 +24,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sklearn.metrics import f1_score  # noqa: E402
+
 from triage.engine import Triage  # noqa: E402
 from triage.io import read_records  # noqa: E402
+
+
+def urgency_trade(engine: Triage, records: list[dict], results) -> dict[str, dict[str, float]]:
+    """Urgency macro-F1 and critical recall of the pipeline and of the urgency head's argmax."""
+    truth = [r["urgency"] for r in records]
+    proba = engine.model.predict_proba(engine.model.prepare([r["text"] for r in records]))["urgency"]
+    classes = engine.model.classes_["urgency"]
+    preds = {"pipeline (critical threshold, rules)": [r.urgency.label for r in results],
+             "urgency head's argmax": [classes[i] for i in proba.argmax(axis=1)]}
+    critical = [i for i, t in enumerate(truth) if t == "critical"]
+    return {name: {"macro_f1": float(f1_score(truth, pred, average="macro")),
+                   "critical_recall": sum(pred[i] == "critical" for i in critical) / max(len(critical), 1)}
+            for name, pred in preds.items()}
 
 
 def main() -> int:
@@ -59,6 +76,7 @@ def main() -> int:
             misses.append(row)
         if not p["expected_critical"] and reached:
             alarms.append(row)
+    trade = urgency_trade(engine, probe, results) if all(p.get("urgency") for p in probe) else None
     order = [g for g in ("kk", "kk_cyrl", "kk_latn", "kk_folded", "ru", "en", "all") if g in groups]
     lines = [f"Model {engine.version}, {len(probe)} probe messages ({args.data.name}).", "",
              "| group | life-threatening: critical and sent to the emergency service | labelled critical | "
@@ -67,6 +85,9 @@ def main() -> int:
         s = groups[g]
         lines.append(f"| {g} | {s['reached']}/{s['critical']} ({s['reached'] / max(s['critical'], 1):.0%}) | "
                      f"{s['labelled']}/{s['critical']} | {s['false_alarms']}/{s['harmless']} |")
+    if trade:
+        lines += ["", "| urgency | macro-F1 | critical recall |", "|---|---:|---:|",
+                  *(f"| {k} | {v['macro_f1']:.3f} | {v['critical_recall']:.3f} |" for k, v in trade.items())]
     print("\n".join(lines))
     for title, rows in (("Misses", misses), ("False alarms", alarms)):
         print(f"\n{title} ({len(rows)}):")
@@ -76,7 +97,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"probe_{args.data.stem}"
     (args.out / f"{stem}.json").write_text(json.dumps(
-        {"model_version": engine.version, "groups": groups, "misses": misses, "false_alarms": alarms},
+        {"model_version": engine.version, "groups": groups, "urgency_trade": trade, "misses": misses,
+         "false_alarms": alarms},
         ensure_ascii=False, indent=1), encoding="utf-8")
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0

@@ -33,7 +33,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     s = get_settings()
-    records = read_records(s.data_dir / "train.jsonl") + read_records(s.data_dir / "test.jsonl")
+    test_records = read_records(s.data_dir / "test.jsonl")
+    records = read_records(s.data_dir / "train.jsonl") + test_records
     languages = [r.language for r in Triage.load().classify_batch([r["text"] for r in records])]
     skels = [skeleton(normalize(r["text"])) for r in records]
     files = {"shipped": s.emergency_rules_path, **({"compare": args.compare} if args.compare else {})}
@@ -45,7 +46,7 @@ def main() -> int:
         print(f"{name} ({files[name]}): rules fire on {sum(h and c for h, c in zip(hit, critical, strict=True))} "
               f"critical and {sum(h and not c for h, c in zip(hit, critical, strict=True))} other messages")
     if args.compare:
-        test = skels[-len(read_records(s.data_dir / "test.jsonl")):]
+        test = skels[-len(test_records):]
         times: dict[str, list[float]] = {name: [] for name in rules}
         for _ in range(args.repeats):
             for name, rs in rules.items():

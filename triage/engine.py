@@ -223,7 +223,12 @@ class Triage:
             if default is not None and default != route_authority:
                 route_authority = from_default = default
 
-        override = rule_authority = False
+        def relabelled_authority(label: str) -> HeadResult | None:
+            """The authority head's result showing ``label`` (with the model's probability for it)."""
+            return None if authority is None else _relabel(authority, label, probas["authority"][row],
+                                                           self.model.classes_["authority"])
+
+        override = rule_set_authority = False
         for hit in self.rules.find(prep.skeletons[row], language[0]):
             rule = self.rules.rules[hit.label]
             reasons.append(f"rule:{hit.label}:{hit.text}")
@@ -233,12 +238,9 @@ class Triage:
                     urgency = _relabel(urgency, new, probas["urgency"][row], self.model.classes_["urgency"])
                     override = True
             if rule.authority:
-                rule_authority = True
+                rule_set_authority = True
                 if rule.authority != route_authority:
-                    route_authority = rule.authority
-                    if authority is not None:
-                        authority = _relabel(authority, rule.authority, probas["authority"][row],
-                                             self.model.classes_["authority"])
+                    route_authority, authority = rule.authority, relabelled_authority(rule.authority)
                     override = True
         if override:
             reasons.append("rule_override")
@@ -247,13 +249,10 @@ class Triage:
         # A rule that names its own authority keeps it (a city may send gas leaks to its gas
         # service's 104; the shipped rules all name emergency_service).
         urgent_route = (self.routing.urgency_routes.get(urgency.label)
-                        if urgency is not None and not rule_authority else None)
+                        if urgency is not None and not rule_set_authority else None)
         rerouted = urgent_route is not None and urgent_route != route_authority
         if rerouted:
-            route_authority = urgent_route
-            if authority is not None:
-                authority = _relabel(authority, urgent_route, probas["authority"][row],
-                                     self.model.classes_["authority"])
+            route_authority, authority = urgent_route, relabelled_authority(urgent_route)
             reasons.append(urgency_route_reason(urgency.label))
 
         if from_default is not None and route_authority == from_default:  # not when a rule or route replaced it

@@ -88,12 +88,14 @@ class EmergencyRules:
             return skel
         spans = word_spans(skel)
         chars = list(skel)
+        masked = False
         for h in found:
             if any(skel[spans[i][1]:spans[i + 1][0]].strip() for i in range(h.start, h.end - 1)):
                 continue
             for a, b in spans[h.start:h.end]:
                 chars[a:b] = "_" * (b - a)
-        return "".join(chars)
+            masked = True
+        return "".join(chars) if masked else skel  # the same object: ``find`` need not match again
 
 
 def raise_urgency(current: str | None, proposed: str | None) -> str | None:
