@@ -1,14 +1,16 @@
 """Configuration variants scored out-of-fold on the TRAIN split only (the frozen test split is never
 read). Not part of the test run; the README's "Model selection" numbers for this session come from it.
 
-    python bench/config_variants.py [--groups features,speed,ensemble,urgency] [--data data/samples/train.jsonl]
+    python bench/config_variants.py [--groups features,speed,calibration,ensemble,urgency] [--data data/samples/train.jsonl]
 
 Groups:
 
 - ``features``: head C, character n-gram range, capped vocabularies, concept weight, word prefix
   length, word trigrams, each against the default configuration;
-- ``speed``: LinearSVC stopping tolerance, validation folds and calibration folds (macro-F1, ECE and
-  the wall-clock seconds of the out-of-fold fits, which run in parallel on all cores);
+- ``speed``: LinearSVC stopping tolerance, validation folds and inner calibration folds (macro-F1,
+  ECE and the wall-clock seconds of the out-of-fold fits, which run in parallel on all cores);
+- ``calibration``: the SVM heads' sigmoids fitted on the validation folds' decision values (default)
+  against inner calibration folds in every fit;
 - ``ensemble``: averaging the calibrated SVM heads' probabilities with complement naive Bayes;
 - ``urgency``: the urgency head's C and kind, scored also as the pipeline outputs urgency (the
   critical threshold chosen on the same out-of-fold predictions, plus the emergency rules), in a
@@ -74,7 +76,12 @@ def variants(group: str) -> dict[str, TrainConfig]:
             "default": base,
             "LinearSVC tol 1e-4": replace(base, heads=heads(tol=1e-4)),
             "5 validation folds": replace(base, folds=5),
-            "3 calibration folds": replace(base, calibration_folds=3),
+            "inner calibration, 3 folds": replace(base, calibration="inner", calibration_folds=3),
+        }
+    if group == "calibration":
+        return {
+            "on the validation folds (default)": base,
+            "inner, 2 folds (until 2026-11-29)": replace(base, calibration="inner", calibration_folds=2),
         }
     if group == "urgency":
         return {

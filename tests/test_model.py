@@ -40,3 +40,55 @@ def test_a_head_without_any_label_is_skipped_and_rows_without_a_label_still_trai
     partial["topic"] = [None if i % 3 == 0 else t for i, t in enumerate(partial["topic"])]
     m = TriageModel(features=make_features()).fit(texts, partial)
     assert list(m.heads_) == ["topic"]
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_sigmoids_fitted_on_out_of_fold_scores_are_scikit_learns(n_classes):
+    """fit_sigmoids on the decision values CalibratedClassifierCV predicts out of fold gives its
+    calibrators: the same routine, the same targets, per class (one for two classes)."""
+    from sklearn.model_selection import cross_val_predict
+
+    from triage.model import fit_sigmoids
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 20))
+    y = np.array([f"c{i}" for i in (X[:, 0] * 2 + X[:, 1]).argsort().argsort() * n_classes // 300])
+    svc = LinearSVC(C=0.5, class_weight="balanced", random_state=0)
+    scores = cross_val_predict(svc, X, y, cv=3, method="decision_function").reshape(len(y), -1)
+    a, b = fit_sigmoids(scores, y, sorted(set(y)))
+    ref = CalibratedLinearSVC(C=0.5, cv=3).fit(X, y)
+    np.testing.assert_allclose(a, ref.a_, rtol=1e-6)
+    np.testing.assert_allclose(b, ref.b_, rtol=1e-6, atol=1e-9)
+
+
+def test_an_uncalibrated_head_refuses_to_predict_and_takes_only_its_own_number_of_sigmoids():
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(90, 5))
+    y = np.array(["a", "b", "c"] * 30)
+    head = CalibratedLinearSVC(cv=None).fit(X, y)
+    with pytest.raises(NotFittedError, match="not calibrated"):
+        head.predict_proba(X)
+    with pytest.raises(ValueError, match="expected 3 sigmoid"):
+        head.calibrate([1.0], [0.0])
+    p = head.calibrate([-1.0] * 3, [0.0] * 3).predict_proba(X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert CalibratedLinearSVC(cv=None).fit(X[:60], y[:60] == "a").calibrate([-1.0], [0.0]).predict_proba(X).shape == (90, 2)
+
+
+def test_a_score_missing_from_a_fold_is_left_out_of_the_fit_and_reads_as_probability_zero():
+    from triage.model import fit_sigmoids, sigmoid_proba
+
+    rng = np.random.default_rng(3)
+    y = rng.choice(["a", "b", "c"], size=400)
+    scores = np.column_stack([(y == c) * 2.0 - 1 + rng.normal(scale=0.8, size=400) for c in "abc"])
+    a, b = fit_sigmoids(scores, y, ["a", "b", "c"])
+    holed = scores.copy()
+    holed[:100, 2] = np.nan  # the fold of rows 0-99 had no model for "c"
+    a2, b2 = fit_sigmoids(holed, y, ["a", "b", "c"])
+    a3, b3 = fit_sigmoids(scores[100:], y[100:], ["a", "b", "c"])
+    np.testing.assert_allclose(a2[2], a3[2]) and np.testing.assert_allclose(a2[:2], a[:2])
+    p = sigmoid_proba(holed[:100], a2, b2, 3)
+    assert (p[:, 2] == 0).all() and np.allclose(p.sum(axis=1), 1.0)
+    assert not np.isnan(sigmoid_proba(np.full((1, 3), np.nan), a, b, 3)).any()

@@ -257,3 +257,53 @@ def test_the_pyfunc_takes_every_input_mlflow_hands_over_and_keeps_its_columns(tr
     for wrong in (pd.DataFrame({"id": ["A-1"], "body": ["яма"]}), pd.DataFrame(), {"body": ["яма"]}, [{"body": "яма"}]):
         with pytest.raises(ValueError, match="'text'"):
             m.predict(None, wrong)
+
+
+def test_out_of_fold_probabilities_never_come_from_sigmoids_fitted_on_their_own_labels():
+    """Each validation fold's probabilities come from sigmoids fitted on the other folds: changing
+    one fold's labels changes every other fold's probabilities and none of its own."""
+    from training.train import calibrate_out_of_fold
+
+    rng = np.random.default_rng(0)
+    n = 800
+    y = rng.choice(["a", "b", "c"], size=n).astype(object)
+    scores = np.column_stack([(y == c) * 1.5 - 0.7 + rng.normal(size=n) for c in "abc"])
+    groups = np.arange(n) % 4
+    rows = np.arange(n)
+    before, (a, b) = calibrate_out_of_fold(scores, y, ["a", "b", "c"], groups, rows)
+    changed = y.copy()
+    changed[groups == 0] = rng.choice(["a", "b", "c"], size=(groups == 0).sum())
+    after, (a2, b2) = calibrate_out_of_fold(scores, changed, ["a", "b", "c"], groups, rows)
+    np.testing.assert_array_equal(before[groups == 0], after[groups == 0])
+    assert not np.allclose(before[groups == 1], after[groups == 1])
+    assert not np.allclose(a, a2)  # the final model's sigmoids see every fold
+    unlabelled = y.copy()
+    unlabelled[:40] = None  # rows without a label are scored, not fitted on
+    p, _ = calibrate_out_of_fold(scores, unlabelled, ["a", "b", "c"], groups, rows)
+    assert np.allclose(p[:40].sum(axis=1), 1.0)
+
+
+def test_the_final_model_is_calibrated_on_the_validation_folds_and_matches_its_manifest(trained):
+    from triage.model import CalibratedLinearSVC
+
+    t = Triage.load(trained)
+    assert t.manifest["config"]["calibration"] == "validation"
+    for est in t.model.heads_.values():
+        assert isinstance(est, CalibratedLinearSVC) and est.cv is None
+        assert est.a_ is not None and (est.a_ < 0).all(), "a higher SVM score means a higher probability"
+
+
+def test_a_two_label_head_trains_calibrates_and_classifies(small, tmp_path):
+    rows = [json.loads(line) for line in (small / "train.jsonl").read_text().splitlines()]
+    data = tmp_path / "binary.csv"
+    with data.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "urgency"])
+        for r in rows:
+            w.writerow([r["text"], "urgent" if r["urgency"] in ("critical", "high") else "routine"])
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(data), "--output", str(out), "--no-mlflow"]) == 0
+    t = Triage.load(out)
+    r = t.classify("Автобус 12 опять опоздал на полчаса")  # no emergency rule (those set "critical")
+    assert r.urgency.label in ("urgent", "routine") and 0.5 <= r.urgency.confidence <= 1.0
+    assert sorted(lab for lab, _ in r.urgency.alternatives) == ["routine", "urgent"]

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from training.evaluate import predict_records, write_report
-from training.train import TrainConfig, label_counts, rare_labels, train
+from training.train import TrainConfig, label_counts, min_label_examples, rare_labels, train
 from triage.champion import read_pointer, serving_model_dir, write_pointer
 from triage.engine import Triage
 from triage.errors import DataError
@@ -203,7 +203,7 @@ def retrain(store: Store, settings: Settings | None = None, *, force: bool = Fal
     _say(progress, f"training data: {len(base)} starter + {len(corr_train)} corrected messages "
                    f"({len(corr_held)} more held out for evaluation)")
     config = config or TrainConfig()
-    for note in _hold_back_rare(base + corr_train, config.calibration_folds):
+    for note in _hold_back_rare(base + corr_train, min_label_examples(config)):
         _say(progress, note)
     write_jsonl(run_dir / "train.jsonl", base + corr_train)
     if corr_held:
