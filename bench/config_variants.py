@@ -9,8 +9,8 @@ Groups:
   length, word trigrams, each against the default configuration;
 - ``speed``: LinearSVC stopping tolerance, validation folds and inner calibration folds (macro-F1,
   ECE and the wall-clock seconds of the out-of-fold fits, which run in parallel on all cores);
-- ``calibration``: the SVM heads' sigmoids fitted on the validation folds' decision values (default)
-  against inner calibration folds in every fit;
+- ``calibration``: the SVM heads' sigmoids fitted on inner calibration folds in every fit (default)
+  against on the validation folds' decision values;
 - ``ensemble``: averaging the calibrated SVM heads' probabilities with complement naive Bayes;
 - ``urgency``: the urgency head's C and kind, scored also as the pipeline outputs urgency (the
   critical threshold chosen on the same out-of-fold predictions, plus the emergency rules), in a
@@ -80,8 +80,8 @@ def variants(group: str) -> dict[str, TrainConfig]:
         }
     if group == "calibration":
         return {
-            "on the validation folds (default)": base,
-            "inner, 2 folds (until 2026-11-29)": replace(base, calibration="inner", calibration_folds=2),
+            "inner, 2 folds (default)": base,
+            "on the validation folds": replace(base, calibration="validation"),
         }
     if group == "urgency":
         return {

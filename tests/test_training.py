@@ -283,14 +283,19 @@ def test_out_of_fold_probabilities_never_come_from_sigmoids_fitted_on_their_own_
     assert np.allclose(p[:40].sum(axis=1), 1.0)
 
 
-def test_the_final_model_is_calibrated_on_the_validation_folds_and_matches_its_manifest(trained):
+def test_calibrating_on_the_validation_folds_gives_a_calibrated_final_model_and_thresholds(small, tmp_path):
+    from training.train import TrainConfig, train
     from triage.model import CalibratedLinearSVC
 
-    t = Triage.load(trained)
-    assert t.manifest["config"]["calibration"] == "validation"
+    manifest = train([small / "train.jsonl"], tmp_path / "m", config=TrainConfig(calibration="validation"),
+                     progress=False)
+    assert manifest["config"]["calibration"] == "validation" and set(manifest["thresholds"]) == set(manifest["heads"])
+    t = Triage.load(tmp_path / "m")
     for est in t.model.heads_.values():
         assert isinstance(est, CalibratedLinearSVC) and est.cv is None
         assert est.a_ is not None and (est.a_ < 0).all(), "a higher SVM score means a higher probability"
+    r = t.classify("Автобус 12 опять опоздал на полчаса")
+    assert 0 < r.topic.confidence <= 1 and r.topic.label in t.model.classes_["topic"]
 
 
 def test_a_two_label_head_trains_calibrates_and_classifies(small, tmp_path):
@@ -301,9 +306,12 @@ def test_a_two_label_head_trains_calibrates_and_classifies(small, tmp_path):
         w.writerow(["text", "urgency"])
         for r in rows:
             w.writerow([r["text"], "urgent" if r["urgency"] in ("critical", "high") else "routine"])
-    out = tmp_path / "m"
-    assert main(["train", "--data", str(data), "--output", str(out), "--no-mlflow"]) == 0
-    t = Triage.load(out)
-    r = t.classify("Автобус 12 опять опоздал на полчаса")  # no emergency rule (those set "critical")
-    assert r.urgency.label in ("urgent", "routine") and 0.5 <= r.urgency.confidence <= 1.0
-    assert sorted(lab for lab, _ in r.urgency.alternatives) == ["routine", "urgent"]
+    from training.train import TrainConfig, train
+
+    for calibration in ("inner", "validation"):
+        out = tmp_path / calibration
+        train([data], out, config=TrainConfig(calibration=calibration), progress=False)
+        t = Triage.load(out)
+        r = t.classify("Автобус 12 опять опоздал на полчаса")  # no emergency rule (those set "critical")
+        assert r.urgency.label in ("urgent", "routine") and 0.5 <= r.urgency.confidence <= 1.0
+        assert sorted(lab for lab, _ in r.urgency.alternatives) == ["routine", "urgent"]
