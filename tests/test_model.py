@@ -56,9 +56,12 @@ def test_sigmoids_fitted_on_out_of_fold_scores_are_scikit_learns(n_classes):
     svc = LinearSVC(C=0.5, class_weight="balanced", random_state=0)
     scores = cross_val_predict(svc, X, y, cv=3, method="decision_function").reshape(len(y), -1)
     a, b = fit_sigmoids(scores, y, sorted(set(y)))
-    ref = CalibratedLinearSVC(C=0.5, cv=3).fit(X, y)
-    np.testing.assert_allclose(a, ref.a_, rtol=1e-6)
-    np.testing.assert_allclose(b, ref.b_, rtol=1e-6, atol=1e-9)
+    ref = CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False).fit(X, y)
+    calibrators = ref.calibrated_classifiers_[0].calibrators
+    np.testing.assert_allclose(a, [c.a_ for c in calibrators], rtol=1e-6)
+    np.testing.assert_allclose(b, [c.b_ for c in calibrators], rtol=1e-6, atol=1e-9)
+    ours = CalibratedLinearSVC(C=0.5, cv=3).fit(X, y)  # the inner recipe: the same sigmoids
+    np.testing.assert_allclose(ours.a_, a) and np.testing.assert_allclose(ours.b_, b)
 
 
 def test_an_uncalibrated_head_refuses_to_predict_and_takes_only_its_own_number_of_sigmoids():
