@@ -61,7 +61,8 @@ def test_sigmoids_fitted_on_out_of_fold_scores_are_scikit_learns(n_classes):
     np.testing.assert_allclose(a, [c.a_ for c in calibrators], rtol=1e-6)
     np.testing.assert_allclose(b, [c.b_ for c in calibrators], rtol=1e-6, atol=1e-9)
     ours = CalibratedLinearSVC(C=0.5, cv=3).fit(X, y)  # the inner recipe: the same sigmoids
-    np.testing.assert_allclose(ours.a_, a) and np.testing.assert_allclose(ours.b_, b)
+    np.testing.assert_allclose(ours.a_, a, rtol=1e-6)
+    np.testing.assert_allclose(ours.b_, b, rtol=1e-6, atol=1e-9)
 
 
 def test_an_uncalibrated_head_refuses_to_predict_and_takes_only_its_own_number_of_sigmoids():

@@ -15,10 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
@@ -102,8 +102,8 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     learned numbers and is one sparse-dense product, without scikit-learn's per-class Python calls
     on the hot path.
 
-    ``cv`` >= 2: the sigmoids are fitted as ``CalibratedClassifierCV(ensemble=False)`` fits them, on
-    ``cv`` inner folds. ``cv=None``: ``fit`` trains the SVM only and ``calibrate(a, b)`` sets sigmoids
+    ``cv`` >= 2: the sigmoids are fitted by ``CalibratedClassifierCV(ensemble=False)`` on ``cv``
+    inner folds. ``cv=None``: ``fit`` trains the SVM only and ``calibrate(a, b)`` sets sigmoids
     fitted elsewhere on out-of-fold decision values (training fits them on its validation folds,
     see ``fit_sigmoids``), which spares the inner folds' fits."""
 
@@ -128,15 +128,12 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
             # be calibrated and is left out of this fit (training refuses such labels in its full data).
             keep = np.isin(y, labels[counts >= self.cv])
             X, y = X[keep], y[keep]
-        # What CalibratedClassifierCV(svc, method="sigmoid", cv=self.cv, ensemble=False) does (tested
-        # equal): out-of-fold decision values on stratified folds, the SVM refitted on everything,
-        # one sigmoid per class on those values; the sigmoids by fit_sigmoids, 8x faster.
-        scores = cross_val_predict(clone(svc), X, y, cv=StratifiedKFold(self.cv), method="decision_function")
-        svc.fit(X, y)
-        self.classes_ = svc.classes_
-        self.coef_ = svc.coef_.astype(np.float32)
-        self.intercept_ = svc.intercept_.astype(np.float64)
-        return self.calibrate(*fit_sigmoids(scores.reshape(len(y), -1), y, list(svc.classes_)))
+        cc = CalibratedClassifierCV(svc, method="sigmoid", cv=self.cv, ensemble=False).fit(X, y)
+        cal = cc.calibrated_classifiers_[0]
+        self.classes_ = cc.classes_
+        self.coef_ = cal.estimator.coef_.astype(np.float32)
+        self.intercept_ = cal.estimator.intercept_.astype(np.float64)
+        return self.calibrate([c.a_ for c in cal.calibrators], [c.b_ for c in cal.calibrators])
 
     def calibrate(self, a, b):
         """Set the sigmoids: one (a, b) per class, or a single one for two classes (the second's)."""
