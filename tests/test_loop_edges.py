@@ -14,7 +14,7 @@ import pytest
 
 from training.retrain import split_corrections
 from training.train import Dataset, TrainConfig, _splits, choose_thresholds, load_dataset
-from triage.errors import ModelLoadError
+from triage.errors import DataError, ModelLoadError
 from triage.io import read_records, write_jsonl
 from triage.review_io import allowed_labels, export_queue, import_labels
 from triage.rules import EmergencyRules
@@ -248,3 +248,17 @@ def test_a_reload_asked_of_one_worker_reaches_the_others_within_seconds(env, mon
         while other.app.state.models.current.version != "CHAMP-2":
             assert time.time() < deadline, "the other worker did not pick up the reload request"
             time.sleep(0.2)
+
+
+def test_empty_label_strings_are_unlabelled_and_an_all_empty_column_is_no_head(tmp_path):
+    """JSONL written from a spreadsheet may carry "" for a missing label: it is unlabelled (as an
+    empty CSV cell is), and a column with nothing but "" is a head not trained, not a crash."""
+    rows = read_records(REPO / "data" / "samples" / "train.jsonl")[:50]
+    path = tmp_path / "d.jsonl"
+    write_jsonl(path, [{**r, "topic": "" if i % 5 == 0 else r["topic"], "urgency": ""} for i, r in enumerate(rows)])
+    ds = load_dataset([path])
+    assert "urgency" not in ds.labels
+    assert ds.labels["topic"][0] is None and ds.labels["topic"][1] == rows[1]["topic"]
+    write_jsonl(path, [{"text": r["text"], "topic": ""} for r in rows])
+    with pytest.raises(DataError, match="no label column"):
+        load_dataset([path])

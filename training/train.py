@@ -130,7 +130,7 @@ def load_dataset(paths: list[Path], text_column: str = "text", head_columns: dic
             keep.append(i)
     records = [records[i] for i in keep]
     labels = {head: [(None if r.get(col) in (None, "") else str(r[col])) for r in records]
-              for head, col in head_columns.items() if any(r.get(col) is not None for r in records)}
+              for head, col in head_columns.items() if any(r.get(col) not in (None, "") for r in records)}
     if not labels:
         raise DataError(f"no label column found (looked for {', '.join(head_columns.values())})")
     # Per row; None where a row has none (reviewer corrections: the stored language is the model's own
