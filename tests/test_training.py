@@ -284,13 +284,13 @@ def test_out_of_fold_probabilities_never_come_from_sigmoids_fitted_on_their_own_
 
 
 def test_calibrating_on_the_validation_folds_gives_a_calibrated_final_model_and_thresholds(small, tmp_path):
-    from training.train import TrainConfig, train
     from triage.model import CalibratedLinearSVC
 
-    manifest = train([small / "train.jsonl"], tmp_path / "m", config=TrainConfig(calibration="validation"),
-                     progress=False)
-    assert manifest["config"]["calibration"] == "validation" and set(manifest["thresholds"]) == set(manifest["heads"])
+    assert main(["train", "--data", str(small / "train.jsonl"), "--output", str(tmp_path / "m"), "--no-mlflow",
+                 "--calibration", "validation"]) == 0
     t = Triage.load(tmp_path / "m")
+    manifest = t.manifest
+    assert manifest["config"]["calibration"] == "validation" and set(manifest["thresholds"]) == set(manifest["heads"])
     for est in t.model.heads_.values():
         assert isinstance(est, CalibratedLinearSVC) and est.cv is None
         assert est.a_ is not None and (est.a_ < 0).all(), "a higher SVM score means a higher probability"

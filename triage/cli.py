@@ -37,7 +37,7 @@ def cmd_train(args) -> int:
     paths = args.data or [s.data_dir / "train.jsonl"]
     output = Path(args.output or s.model_dir)
     heads = _head_columns(args)
-    manifest = train(paths, output, args.text_column, heads, TrainConfig(seed=args.seed))
+    manifest = train(paths, output, args.text_column, heads, TrainConfig(seed=args.seed, calibration=args.calibration))
     print(f"model {manifest['model_version']} saved to {output} in {manifest['train_seconds']} s")
     print("thresholds (chosen on out-of-fold predictions):", json.dumps(manifest["thresholds"]))
     if manifest.get("thresholds_by_language"):
@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-data", type=Path, action="append", help="held-out data to report on")
     p.add_argument("--report-dir", type=Path)
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--calibration", choices=("inner", "validation"), default="inner",
+                   help="where the heads' confidences are calibrated: inner folds of every fit (default), or the "
+                        "validation folds (about 30%% faster, slightly fewer labels right; README, Model selection)")
     p.add_argument("--no-mlflow", action="store_true", help="skip MLflow logging and registration")
     p.set_defaults(func=cmd_train)
 
