@@ -96,3 +96,14 @@ def test_a_score_missing_from_a_fold_is_left_out_of_the_fit_and_reads_as_probabi
     p = sigmoid_proba(holed[:100], a2, b2, 3)
     assert (p[:, 2] == 0).all() and np.allclose(p.sum(axis=1), 1.0)
     assert not np.isnan(sigmoid_proba(np.full((1, 3), np.nan), a, b, 3)).any()
+
+
+def test_platt_on_scores_without_any_ranking_keeps_only_the_base_rate():
+    import warnings
+
+    from triage.model import _platt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the solver says the constant column is singular
+        a, b = _platt(np.zeros(40), np.arange(40) < 10)
+    assert a <= 0.0 and 0.2 < 1 / (1 + np.exp(b)) < 0.3

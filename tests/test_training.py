@@ -315,3 +315,38 @@ def test_a_two_label_head_trains_calibrates_and_classifies(small, tmp_path):
         r = t.classify("Автобус 12 опять опоздал на полчаса")  # no emergency rule (those set "critical")
         assert r.urgency.label in ("urgent", "routine") and 0.5 <= r.urgency.confidence <= 1.0
         assert sorted(lab for lab, _ in r.urgency.alternatives) == ["routine", "urgent"]
+
+
+def test_a_fold_model_that_learned_two_of_three_labels_scores_only_those():
+    from training.train import _full_scores
+
+    s = np.array([[1.5], [-0.5]])
+    full = _full_scores(s, ["a", "b", "c"], ["a", "c"])
+    np.testing.assert_array_equal(full[:, 2], [1.5, -0.5])  # a binary SVM scores its second class
+    np.testing.assert_array_equal(full[:, 0], [-1.5, 0.5])
+    assert np.isnan(full[:, 1]).all()
+    assert _full_scores(s, ["a", "b"], ["a", "b"]).shape == (2, 1)
+    assert np.isnan(_full_scores(s, ["a", "b"], ["a"])).all()
+
+
+def test_a_label_no_validation_fit_could_score_is_a_clear_error_not_a_flat_sigmoid():
+    """A rare label whose messages all sit in one validation fold is scored only by the fold model
+    that never saw it: calibrating it on the validation folds is impossible, and said so."""
+    from training.train import calibrate_out_of_fold
+    from triage.errors import DataError
+
+    rng = np.random.default_rng(1)
+    y = np.array(["a", "b"] * 100 + ["z", "z"], dtype=object)
+    scores = rng.normal(size=(len(y), 3))
+    scores[-2:, 2] = np.nan  # the fold holding both "z" messages had no model for "z"
+    groups = np.arange(len(y)) % 4
+    with pytest.raises(DataError, match=r"urgency: .*'z'.*--calibration inner"):
+        calibrate_out_of_fold(scores, y, ["a", "b", "z"], groups, np.arange(len(y)), "urgency")
+
+
+def test_rows_no_fit_scored_get_no_probability_for_two_labels_either():
+    from triage.model import sigmoid_proba
+
+    for width, n in ((1, 2), (3, 3)):
+        p = sigmoid_proba(np.full((2, width), np.nan), np.full(width, -1.0), np.zeros(width), n)
+        assert (p == 0).all(), "an unscored row must not read as a sure first label"

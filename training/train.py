@@ -64,7 +64,8 @@ class TrainConfig:
     # ``calibration_folds`` inner folds of its own data (three SVMs per head and fit; 3 rather than
     # 5 folds at ~6,000 messages, 2 at ~8,500). "validation": on the decision values the validation
     # fits predict out of fold (cross-fitted between folds for the thresholds' own probabilities),
-    # one SVM per head and fit: training 30% faster and confidences better calibrated, but its
+    # one SVM per head and fit: training 30% faster, topic and authority confidences better
+    # calibrated (urgency's a little worse), but its
     # models label 0.1-0.2 points fewer messages right on authority and urgency, trained and
     # scored as shipped on held-out folds of the train split (bench/calibration_recipes.py), so
     # it is not the default.
@@ -231,20 +232,44 @@ class Scores:
     values: np.ndarray
 
 
-def _score_columns(classes: list[str], fold_classes: list[str]) -> list[int]:
-    """Where a fold model's score columns go among the head's classes (for two classes, the one
-    column scores the second class)."""
+def _full_scores(values: np.ndarray, classes: list[str], fold_classes: list[str]) -> np.ndarray:
+    """A fold model's decision values in the head's score columns (one per class, one for two
+    classes: the second's), NaN where the fold model lacked the class. A fold model that learned
+    only two of more classes scores the second of them; the first gets the opposite score."""
+    n = len(values)
     if len(classes) == 2:
-        return [0] if len(fold_classes) == 2 else []
-    return [classes.index(c) for c in fold_classes]
+        return values[:, :1] if len(fold_classes) == 2 else np.full((n, 1), np.nan)
+    out = np.full((n, len(classes)), np.nan)
+    if len(fold_classes) == 2:
+        out[:, classes.index(fold_classes[1])] = values[:, 0]
+        out[:, classes.index(fold_classes[0])] = -values[:, 0]
+    else:
+        out[:, [classes.index(c) for c in fold_classes]] = values
+    return out
+
+
+def _check_scored(head: str, scores: np.ndarray, y: np.ndarray, classes: list[str], rows: np.ndarray) -> None:
+    """Every label needs at least two labelled messages that a validation fit scored for it (a
+    fit that never saw the label can't): else its sigmoid would be flat and the label never
+    predicted. Happens when a rare label's messages all fall in one validation fold or, on large
+    data, outside (or all inside) the holdout."""
+    columns = [0, 0] if len(classes) == 2 else range(len(classes))
+    short = [c for c, j in zip(classes, columns, strict=True)
+             if int(np.sum((y[rows] == c) & ~np.isnan(scores[rows, j]))) < 2]
+    if short:
+        raise DataError(f"{head}: too few validation-fold predictions to calibrate label(s) "
+                        f"{', '.join(map(repr, short))} (their messages are too few, or all in one fold); train with "
+                        f"--calibration inner, or label more messages")
 
 
 def calibrate_out_of_fold(scores: np.ndarray, y: np.ndarray, classes: list[str], groups: np.ndarray,
-                          rows: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+                          rows: np.ndarray, head: str = "head") -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Probabilities for ``rows`` from out-of-fold decision values, each group's from sigmoids
     fitted on the other groups' labelled rows (so no row's probability was fitted on its own
-    label), and the sigmoids fitted on all of them, for the final model."""
+    label), and the sigmoids fitted on all of them, for the final model. A row no fit scored (its
+    fold's model had no such head) gets all-zero probabilities, as with inner calibration."""
     labelled = rows[np.array([y[i] is not None for i in rows], dtype=bool)]
+    _check_scored(head, scores, y, classes, labelled)
     proba = np.zeros((len(scores), len(classes)))
     for g in np.unique(groups[rows]):
         fit_rows = labelled[groups[labelled] != g]
@@ -292,7 +317,7 @@ def fit_and_validate(ds: Dataset, config: TrainConfig, progress: bool = True, fi
             if isinstance(p, Scores):
                 width = 1 if len(classes[h]) == 2 else len(classes[h])
                 scores.setdefault(h, np.full((len(ds.texts), width), np.nan))
-                scores[h][np.ix_(va, _score_columns(classes[h], fold_classes[h]))] = p.values
+                scores[h][va] = _full_scores(p.values, classes[h], fold_classes[h])
                 continue
             oof.setdefault(h, np.zeros((len(ds.texts), len(classes[h]))))
             cols = [classes[h].index(c) for c in fold_classes[h]]
@@ -303,7 +328,7 @@ def fit_and_validate(ds: Dataset, config: TrainConfig, progress: bool = True, fi
             groups[rows] = np.random.default_rng(config.seed).permutation(len(rows)) % 4
         for h, s in scores.items():
             y = np.array(ds.labels[h], dtype=object)
-            oof[h], (a, b) = calibrate_out_of_fold(s, y, classes[h], groups, rows)
+            oof[h], (a, b) = calibrate_out_of_fold(s, y, classes[h], groups, rows, h)
             if model is not None and h in model.heads_:
                 model.heads_[h].calibrate(a, b)
     if model is not None:

@@ -160,13 +160,17 @@ def sigmoid_proba(scores: np.ndarray, a: np.ndarray, b: np.ndarray, n_classes: i
     """Probabilities from decision values and one-vs-rest sigmoids, normalized over the classes as
     ``CalibratedClassifierCV`` does. ``scores`` has one column per sigmoid (for two classes, one:
     the second class's score). A NaN score (a validation fold whose model lacked that class) gives
-    that class probability 0."""
+    that class probability 0; a row with no score at all gets all zeros."""
+    unscored = np.isnan(scores).all(axis=1)
     p = np.nan_to_num(expit(-(scores * a + b)), nan=0.0)
     if n_classes == 2:
-        return np.column_stack([1.0 - p[:, 0], p[:, 0]])
-    total = p.sum(axis=1, keepdims=True)
-    uniform = np.full_like(p, 1.0 / n_classes)
-    return np.divide(p, total, out=uniform, where=total != 0)
+        out = np.column_stack([1.0 - p[:, 0], p[:, 0]])
+    else:
+        total = p.sum(axis=1, keepdims=True)
+        uniform = np.full_like(p, 1.0 / n_classes)
+        out = np.divide(p, total, out=uniform, where=total != 0)
+    out[unscored] = 0.0
+    return out
 
 
 def fit_sigmoids(scores: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +203,11 @@ def _platt(f: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
     X = np.concatenate([f, f]).reshape(-1, 1)
     lr = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-8, max_iter=100)
     lr.fit(X, np.r_[np.ones(len(f)), np.zeros(len(f))], sample_weight=np.r_[target, 1.0 - target])
-    return -float(lr.coef_[0, 0]), -float(lr.intercept_[0])
+    a, b = -float(lr.coef_[0, 0]), -float(lr.intercept_[0])
+    if not a <= 0.0:  # degenerate scores (all equal): no ranking to keep, only the base rate
+        rate = float(target.mean())
+        a, b = 0.0, float(np.log((1.0 - rate) / rate))
+    return a, b
 
 
 def linear_weights(head: BaseEstimator) -> np.ndarray | None:
