@@ -82,7 +82,8 @@ def test_an_uncalibrated_head_refuses_to_predict_and_takes_only_its_own_number_o
 
 
 def test_a_score_missing_from_a_fold_is_left_out_of_the_fit_and_reads_as_probability_zero():
-    from triage.model import fit_sigmoids, sigmoid_proba
+    from training.train import out_of_fold_proba
+    from triage.model import fit_sigmoids
 
     rng = np.random.default_rng(3)
     y = rng.choice(["a", "b", "c"], size=400)
@@ -92,10 +93,11 @@ def test_a_score_missing_from_a_fold_is_left_out_of_the_fit_and_reads_as_probabi
     holed[:100, 2] = np.nan  # the fold of rows 0-99 had no model for "c"
     a2, b2 = fit_sigmoids(holed, y, ["a", "b", "c"])
     a3, b3 = fit_sigmoids(scores[100:], y[100:], ["a", "b", "c"])
-    np.testing.assert_allclose(a2[2], a3[2]) and np.testing.assert_allclose(a2[:2], a[:2])
-    p = sigmoid_proba(holed[:100], a2, b2, 3)
+    np.testing.assert_allclose(a2[2], a3[2])
+    np.testing.assert_allclose(a2[:2], a[:2])
+    p = out_of_fold_proba(holed[:100], a2, b2, 3)
     assert (p[:, 2] == 0).all() and np.allclose(p.sum(axis=1), 1.0)
-    assert not np.isnan(sigmoid_proba(np.full((1, 3), np.nan), a, b, 3)).any()
+    assert not np.isnan(out_of_fold_proba(np.full((1, 3), np.nan), a, b, 3)).any()
 
 
 def test_platt_on_scores_without_any_ranking_keeps_only_the_base_rate():

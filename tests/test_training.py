@@ -345,8 +345,8 @@ def test_a_label_no_validation_fit_could_score_is_a_clear_error_not_a_flat_sigmo
 
 
 def test_rows_no_fit_scored_get_no_probability_for_two_labels_either():
-    from triage.model import sigmoid_proba
+    from training.train import out_of_fold_proba
 
     for width, n in ((1, 2), (3, 3)):
-        p = sigmoid_proba(np.full((2, width), np.nan), np.full(width, -1.0), np.zeros(width), n)
+        p = out_of_fold_proba(np.full((2, width), np.nan), np.full(width, -1.0), np.zeros(width), n)
         assert (p == 0).all(), "an unscored row must not read as a sure first label"

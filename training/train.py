@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.special import expit
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from tqdm.auto import tqdm
 
@@ -32,7 +33,7 @@ from triage.model import (
     fit_sigmoids,
     make_features,
     make_head,
-    sigmoid_proba,
+    ovr_proba,
 )
 from triage.rules import EmergencyRules
 from triage.settings import get_settings
@@ -275,8 +276,16 @@ def calibrate_out_of_fold(scores: np.ndarray, y: np.ndarray, classes: list[str],
         fit_rows = labelled[groups[labelled] != g]
         a, b = fit_sigmoids(scores[fit_rows], y[fit_rows], classes)
         these = rows[groups[rows] == g]
-        proba[these] = sigmoid_proba(scores[these], a, b, len(classes))
+        proba[these] = out_of_fold_proba(scores[these], a, b, len(classes))
     return proba, fit_sigmoids(scores[labelled], y[labelled], classes)
+
+
+def out_of_fold_proba(scores: np.ndarray, a: np.ndarray, b: np.ndarray, n_classes: int) -> np.ndarray:
+    """``sigmoid_proba`` for out-of-fold scores with gaps: a NaN score (a fold model that lacked
+    the class) gives that class probability 0, and a row with no score at all gets all zeros."""
+    p = ovr_proba(np.nan_to_num(expit(-(scores * a + b)), nan=0.0), n_classes)
+    p[np.isnan(scores).all(axis=1)] = 0.0
+    return p
 
 
 def fit_and_validate(ds: Dataset, config: TrainConfig, progress: bool = True, final: bool = True,

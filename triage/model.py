@@ -157,20 +157,18 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
 
 
 def sigmoid_proba(scores: np.ndarray, a: np.ndarray, b: np.ndarray, n_classes: int) -> np.ndarray:
-    """Probabilities from decision values and one-vs-rest sigmoids, normalized over the classes as
-    ``CalibratedClassifierCV`` does. ``scores`` has one column per sigmoid (for two classes, one:
-    the second class's score). A NaN score (a validation fold whose model lacked that class) gives
-    that class probability 0; a row with no score at all gets all zeros."""
-    unscored = np.isnan(scores).all(axis=1)
-    p = np.nan_to_num(expit(-(scores * a + b)), nan=0.0)
+    """Probabilities from decision values and one-vs-rest sigmoids (one column per sigmoid; for two
+    classes, one: the second class's score). On the hot path: no NaN handling here."""
+    return ovr_proba(expit(-(scores * a + b)), n_classes)
+
+
+def ovr_proba(p: np.ndarray, n_classes: int) -> np.ndarray:
+    """One-vs-rest sigmoid outputs normalized over the classes as ``CalibratedClassifierCV`` does."""
     if n_classes == 2:
-        out = np.column_stack([1.0 - p[:, 0], p[:, 0]])
-    else:
-        total = p.sum(axis=1, keepdims=True)
-        uniform = np.full_like(p, 1.0 / n_classes)
-        out = np.divide(p, total, out=uniform, where=total != 0)
-    out[unscored] = 0.0
-    return out
+        return np.column_stack([1.0 - p[:, 0], p[:, 0]])
+    total = p.sum(axis=1, keepdims=True)
+    uniform = np.full_like(p, 1.0 / n_classes)
+    return np.divide(p, total, out=uniform, where=total != 0)
 
 
 def fit_sigmoids(scores: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
