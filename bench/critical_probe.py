@@ -9,7 +9,9 @@ bill, a fire drill, yesterday's fire that is out). Reports, per language and Kaz
 life-threatening messages were labelled critical AND routed to the emergency service, how many were
 labelled critical (routed there or not), and the false alarms; then lists every miss and false alarm with its reasons.
 On a labelled dataset it also prints what the recall-first safety net costs in urgency macro-F1: the
-pipeline's urgency (critical threshold and rules) against the urgency head's own most probable label.
+pipeline's urgency (critical threshold and rules) against the urgency head's own most probable label,
+and where its wrong authorities come from (ordinary confusions, or non-emergencies sent to the
+emergency service by a rule, by the urgency route or by the authority head itself).
 Writes probe_<data file name>.json and .md to --out.
 """
 
@@ -28,6 +30,7 @@ from sklearn.metrics import f1_score  # noqa: E402
 
 from triage.engine import Triage  # noqa: E402
 from triage.io import read_records  # noqa: E402
+from triage.routing import URGENCY_ROUTE  # noqa: E402
 
 
 def urgency_trade(engine: Triage, records: list[dict], results) -> dict[str, dict[str, float]]:
@@ -41,6 +44,27 @@ def urgency_trade(engine: Triage, records: list[dict], results) -> dict[str, dic
     return {name: {"macro_f1": float(f1_score(truth, pred, average="macro")),
                    "critical_recall": sum(pred[i] == "critical" for i in critical) / max(len(critical), 1)}
             for name, pred in preds.items()}
+
+
+def authority_errors(records: list[dict], results) -> dict[str, int]:
+    """Wrong authorities by cause; the safety net's are non-emergencies sent to the emergency service."""
+    out = {"wrong": 0, "ordinary confusion": 0, "missed emergency_service": 0, "sent there by a rule": 0,
+           "sent there by the urgency route": 0, "sent there by the authority head": 0}
+    for rec, res in zip(records, results, strict=True):
+        if res.authority is None or res.authority.label == rec["authority"]:
+            continue
+        out["wrong"] += 1
+        if rec["authority"] == "emergency_service":
+            out["missed emergency_service"] += 1
+        elif res.authority.label != "emergency_service":
+            out["ordinary confusion"] += 1
+        elif any(r.startswith(URGENCY_ROUTE) for r in res.reasons):
+            out["sent there by the urgency route"] += 1
+        elif any(r.startswith("rule:") for r in res.reasons):
+            out["sent there by a rule"] += 1
+        else:
+            out["sent there by the authority head"] += 1
+    return out
 
 
 def main() -> int:
@@ -77,6 +101,7 @@ def main() -> int:
         if not p["expected_critical"] and reached:
             alarms.append(row)
     trade = urgency_trade(engine, probe, results) if all(p.get("urgency") for p in probe) else None
+    authority = authority_errors(probe, results) if all(p.get("authority") for p in probe) else None
     order = [g for g in ("kk", "kk_cyrl", "kk_latn", "kk_folded", "ru", "en", "all") if g in groups]
     lines = [f"Model {engine.version}, {len(probe)} probe messages ({args.data.name}).", "",
              "| group | life-threatening: critical and sent to the emergency service | labelled critical | "
@@ -88,6 +113,12 @@ def main() -> int:
     if trade:
         lines += ["", "| urgency | macro-F1 | critical recall |", "|---|---:|---:|",
                   *(f"| {k} | {v['macro_f1']:.3f} | {v['critical_recall']:.3f} |" for k, v in trade.items())]
+    if authority:
+        net = authority["sent there by a rule"] + authority["sent there by the urgency route"]
+        lines += ["", f"Authority: {authority['wrong']} of {len(probe)} wrong (accuracy "
+                      f"{1 - authority['wrong'] / len(probe):.3f}; {1 - (authority['wrong'] - net) / len(probe):.3f} "
+                      "without the safety net's sends)", "", "| cause | messages |", "|---|---:|",
+                  *(f"| {k} | {v} |" for k, v in authority.items() if k != "wrong")]
     print("\n".join(lines))
     for title, rows in (("Misses", misses), ("False alarms", alarms)):
         print(f"\n{title} ({len(rows)}):")
@@ -97,7 +128,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"probe_{args.data.stem}"
     (args.out / f"{stem}.json").write_text(json.dumps(
-        {"model_version": engine.version, "groups": groups, "urgency_trade": trade, "misses": misses,
+        {"model_version": engine.version, "groups": groups, "urgency_trade": trade,
+         "authority_errors": authority, "misses": misses,
          "false_alarms": alarms},
         ensure_ascii=False, indent=1), encoding="utf-8")
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
