@@ -60,7 +60,7 @@ def authority_errors(records: list[dict], results) -> dict[str, int]:
             out["ordinary confusion"] += 1
         elif any(r.startswith(URGENCY_ROUTE) for r in res.reasons):
             out["sent there by the urgency route"] += 1
-        elif any(r.startswith("rule:") for r in res.reasons):
+        elif "rule_override" in res.reasons:
             out["sent there by a rule"] += 1
         else:
             out["sent there by the authority head"] += 1

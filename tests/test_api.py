@@ -268,6 +268,8 @@ def test_model_endpoint_reports_version_and_thresholds(client, keys, triage_mode
     assert set(m["thresholds"]) == set(triage_model.heads)
     assert m["thresholds_by_language"] == triage_model.thresholds_by_language
     assert set(m["thresholds_by_language"]["topic"]) == {"kk", "ru", "en"}
+    assert m["critical_threshold"] == triage_model.critical_threshold
+    assert m["rule_veto"] == triage_model.rule_veto == {"below": 0.01, "min_words": 10}
 
 
 def test_stats_count_volumes_backlog_and_corrections(client, keys):

@@ -316,3 +316,99 @@ def test_a_rerouted_message_counts_as_not_auto_routed_for_every_head(triage_mode
     report, (out,) = evaluate(triage_model, [rec], progress=False)
     assert out.needs_review and report["auto_routed_share"] == 0.0
     assert report["heads"]["topic"]["coverage"] == 0.0
+
+
+# -- the model's veto on an emergency rule -----------------------------------------------------
+
+HARMLESS_HITS = [  # a rule's words in a harmless sense; the shipped model is sure of no emergency
+    ("en", "Our group chat about the new park is on fire today, so many great ideas, thank you akimat", "fire"),
+    ("ru", "Вчера был пожар в гараже на Ташенова, потушили быстро, никто не пострадал. Когда уберут мусор?", "fire"),
+    ("en", "lol the gas leak mission in this game is impossible", "gas_leak"),
+]
+
+
+def _veto_engine(triage_model, below, min_words=10):
+    import copy
+
+    t = copy.copy(triage_model)
+    t.rule_veto = None if below is None else {"below": below, "min_words": min_words}
+    return t
+
+
+def _p_critical(engine, text):
+    p = engine.model.predict_proba(engine.model.prepare([text]))["urgency"][0]
+    return p[engine.model.classes_["urgency"].index("critical")]
+
+
+@pytest.mark.parametrize("lang,text,rule", HARMLESS_HITS)
+def test_the_model_vetoes_a_rule_it_is_sure_is_no_emergency(triage_model, lang, text, rule):
+    assert _p_critical(triage_model, text) < 0.01
+    r = _veto_engine(triage_model, 0.01).classify(text, explain=False)
+    assert r.language == lang
+    assert any(x.startswith(f"rule:{rule}:") for x in r.reasons), "a vetoed hit is still listed"
+    assert "rule_vetoed" in r.reasons and "rule_override" not in r.reasons
+    assert r.urgency.label != "critical" and r.recipient["authority"] != "emergency_service"
+    assert r.needs_review, "a person looks at every message a rule and the model disagree on"
+    # Without the veto (models trained before it) the same hit raises and reroutes.
+    old = _veto_engine(triage_model, None).classify(text, explain=False)
+    assert old.urgency.label == "critical" and "rule_override" in old.reasons and "rule_vetoed" not in old.reasons
+
+
+@pytest.mark.parametrize("text", ["В подъезде сильно пахнет газом!!!", "Стая собак напала на ребенка",
+                                  "Горит мусорный контейнер у дома"])
+def test_a_rule_the_model_does_not_rule_out_still_raises(triage_model, text):
+    assert _p_critical(triage_model, text) >= 0.01
+    r = _veto_engine(triage_model, 0.01).classify(text, explain=False)
+    assert r.urgency.label == "critical" and r.recipient["authority"] == "emergency_service"
+    assert "rule_vetoed" not in r.reasons
+
+
+def test_a_short_message_is_taken_at_the_rules_word(triage_model):
+    """No training message a rule hits is that short: the model's certainty there is extrapolation."""
+    text = "Горящий дом на углу"  # a burning house on the corner
+    assert _p_critical(triage_model, text) < 0.01
+    r = _veto_engine(triage_model, 0.01).classify(text, explain=False)
+    assert r.urgency.label == "critical" and "rule_vetoed" not in r.reasons
+    r = _veto_engine(triage_model, 0.01, min_words=4).classify(text, explain=False)
+    assert r.urgency.label != "critical" and "rule_vetoed" in r.reasons
+
+
+def test_the_veto_only_concerns_rules_raising_to_critical(triage_model):
+    t = _veto_engine(triage_model, 0.01)
+    t.rules = EmergencyRules({"smoke": {"urgency": "high", "patterns": ["on fire"]}})
+    r = t.classify("this group chat is on fire today 🔥😂", explain=False)
+    assert r.urgency.label in ("high", "critical") and "rule_vetoed" not in r.reasons
+
+
+def test_a_vetoed_message_counts_as_not_auto_routed():
+    from triage.review import review_priority
+    from triage.routing import overruled
+
+    assert overruled(["rule:fire:on fire", "rule_vetoed"]) and not overruled(["rule:fire:on fire"])
+    base = {"needs_review": True, "topic": {"label": "other", "confidence": 0.9, "alternatives": [["other", 0.9]]}}
+    _, plain = review_priority({**base, "reasons": []}, None, 0.0)
+    _, vetoed = review_priority({**base, "reasons": ["rule:fire:on fire", "rule_vetoed"]}, None, 0.0)
+    assert vetoed > plain, "a rule against the model is reviewed before an ordinary unsure message"
+
+
+def test_thresholds_count_only_the_rule_hits_the_model_does_not_veto():
+    import numpy as np
+
+    from training.train import Dataset, TrainConfig, choose_thresholds
+
+    texts = (["Горит квартира на третьем этаже, дым"] * 100
+             + ["Вчера вечером у нас во дворе был пожар, его быстро потушили, теперь уберите мусор"] * 100
+             + ["Яма на дороге возле школы"] * 800)
+    y = ["critical"] * 100 + ["low"] * 900
+    p_crit = np.r_[np.full(100, 0.9), np.full(100, 0.001), np.full(800, 0.002)]
+    oof = {"classes": {"urgency": ["critical", "low"]}, "validated": np.ones(1000, bool),
+           "urgency": np.column_stack([p_crit, 1 - p_crit])}
+    ds = Dataset(texts=texts, labels={"urgency": y}, languages=["ru"] * 1000, sha256="", paths=[])
+    rules = EmergencyRules.load(S.emergency_rules_path)
+    assert all(rules.find(skeleton(normalize(t)), "ru") for t in texts[:200])
+    without = choose_thresholds(ds, oof, TrainConfig(rule_veto=None), rules)
+    veto = choose_thresholds(ds, oof, TrainConfig(), rules)
+    assert without["rule_veto"] is None and veto["rule_veto"] == {"below": 0.01, "min_words": 10}
+    assert without["validation"]["critical_precision"] == 0.5
+    assert veto["validation"]["critical_precision"] == 1.0
+    assert veto["validation"]["critical_recall"] == without["validation"]["critical_recall"] == 1.0

@@ -187,6 +187,7 @@ def test_trained_model_has_per_language_thresholds(trained):
     m = Triage.load(trained).manifest
     assert set(m["thresholds_by_language"]) == {"topic", "authority", "urgency"}
     assert all(set(by) == {"kk", "ru", "en"} for by in m["thresholds_by_language"].values())
+    assert m["rule_veto"] == {"below": 0.01, "min_words": 10} and m["critical_threshold"] is not None
 
 
 def test_a_rule_label_the_city_model_never_saw_is_explained_without_features(tmp_path):

@@ -14,10 +14,14 @@ def urgency_route_reason(level: str) -> str:
     return f"{URGENCY_ROUTE}{level}"
 
 
+RULE_VETOED = "rule_vetoed"  # reason: an emergency rule matched where the model was sure of no emergency
+
+
 def overruled(reasons) -> bool:
-    """True when a rule (``rule_override``) or an urgency route overruled the heads: the message goes
-    to review and none of its labels counts as auto-routed."""
-    return any(r == "rule_override" or str(r).startswith(URGENCY_ROUTE) for r in reasons)
+    """True when a rule (``rule_override``) or an urgency route overruled the heads, or the model
+    vetoed an emergency rule (``rule_vetoed``): the message goes to review and none of its labels
+    counts as auto-routed."""
+    return any(r in ("rule_override", RULE_VETOED) or str(r).startswith(URGENCY_ROUTE) for r in reasons)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def model(engine: Triage = Depends(get_engine), _: Principal = Depends(require(*
     return {
         "version": engine.version, "heads": engine.heads, "thresholds": engine.thresholds,
         "thresholds_by_language": engine.thresholds_by_language,
-        "critical_threshold": engine.critical_threshold,
+        "critical_threshold": engine.critical_threshold, "rule_veto": engine.rule_veto,
         "labels": {h: list(engine.model.classes_[h]) for h in engine.heads},
         "trained_at": m.get("created_at") or m.get("trained_at"),
         "metrics": m.get("metrics") or m.get("validation") or {},

@@ -101,6 +101,7 @@
       r_urgency_below_threshold: 'Urgency confidence is below the threshold',
       r_authority_from_topic_default: "Routed to the topic's default authority",
       r_rule_override: 'A safety rule overrode the model',
+      r_rule_vetoed: 'A safety rule matched, but the model is sure this is no emergency: please check',
       r_no_recipient: 'No recipient in the routing table',
       r_urgency_route: 'Urgency “{level}”: sent to the authority the routing table names for it',
       r_rule: 'Rule “{rule}” matched: “{text}”',
@@ -203,6 +204,7 @@
       r_urgency_below_threshold: 'Уверенность в срочности ниже порога',
       r_authority_from_topic_default: 'Направлено в ведомство, закреплённое за темой',
       r_rule_override: 'Правило безопасности изменило прогноз модели',
+      r_rule_vetoed: 'Сработало правило безопасности, но модель уверена, что это не экстренный случай: проверьте',
       r_no_recipient: 'В таблице маршрутизации нет получателя',
       r_urgency_route: 'Срочность «{level}»: направлено в ведомство, указанное для неё в таблице маршрутизации',
       r_rule: 'Сработало правило «{rule}»: «{text}»',
@@ -305,6 +307,7 @@
       r_urgency_below_threshold: 'Шұғылдық бойынша сенімділік шектен төмен',
       r_authority_from_topic_default: 'Тақырыпқа бекітілген жауапты органға жіберілді',
       r_rule_override: 'Қауіпсіздік ережесі модель болжамын өзгертті',
+      r_rule_vetoed: 'Қауіпсіздік ережесі іске қосылды, бірақ модель мұны төтенше жағдай емес деп санайды: тексеріңіз',
       r_no_recipient: 'Бағыттау кестесінде алушы жоқ',
       r_urgency_route: '«{level}» шұғылдығы: бағыттау кестесі оған белгілеген органға жіберілді',
       r_rule: '«{rule}» ережесі іске қосылды: «{text}»',
@@ -998,7 +1001,7 @@
     }
     const key = `r_${s}`;
     const known = key in I18N.en;
-    return el('li', { class: `reason${s === 'rule_override' ? ' reason-rule' : ''}`, text: known ? t(key) : s });
+    return el('li', { class: `reason${s === 'rule_override' || s === 'rule_vetoed' ? ' reason-rule' : ''}`, text: known ? t(key) : s });
   }
 
   // ---------------------------------------------------------------------------------------
