@@ -1,12 +1,14 @@
 """Configuration variants scored out-of-fold on the TRAIN split only (the frozen test split is never
 read). Not part of the test run; the README's "Model selection" numbers for this session come from it.
 
-    python bench/config_variants.py [--groups features,speed,calibration,ensemble,urgency] [--data data/samples/train.jsonl]
+    python bench/config_variants.py [--groups features,lead,speed,calibration,ensemble,urgency] [--data data/samples/train.jsonl]
 
 Groups:
 
 - ``features``: head C, character n-gram range, capped vocabularies, concept weight, word prefix
   length, word trigrams, each against the default configuration;
+- ``lead``: the features of the message's first words (``make_features(lead_words=...)``): on, off,
+  longer, lighter;
 - ``speed``: LinearSVC stopping tolerance, validation folds and inner calibration folds (macro-F1,
   ECE and the wall-clock seconds of the out-of-fold fits, which run in parallel on all cores);
 - ``calibration``: the SVM heads' sigmoids fitted on inner calibration folds in every fit (default)
@@ -71,6 +73,13 @@ def variants(group: str) -> dict[str, TrainConfig]:
             "word prefixes of 4 letters": replace(base, features={"word_prefix": 4}),
             "word n-grams 1-3": replace(base, features={"word_ngrams": (1, 3)}),
         }
+    if group == "lead":
+        return {
+            "default (lead of 8 words, weight 1)": base,
+            "no lead features": replace(base, features={"lead_words": 0}),
+            "lead of 12 words": replace(base, features={"lead_words": 12}),
+            "lead weight 0.5": replace(base, features={"lead_weight": 0.5}),
+        }
     if group == "speed":
         return {
             "default": base,
@@ -90,14 +99,17 @@ def variants(group: str) -> dict[str, TrainConfig]:
             "svm C 1.0": replace(base, heads=heads(urgency={"C": 1.0})),
             "svm C 0.15": replace(base, heads=heads(urgency={"C": 0.15})),
             "logreg C 20": replace(base, heads=heads(urgency={"kind": "logreg", "C": 20.0})),
+            "no lead features": replace(base, features={"lead_words": 0}),
+            "urgency learns from the lead too": replace(base, heads=heads(urgency={"ignore": []})),
         }
     raise ValueError(group)
 
 
-def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.ndarray) -> tuple[float, float, float]:
+def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.ndarray,
+                     n_words: np.ndarray) -> tuple[float, float, float]:
     """Urgency macro-F1, critical recall and precision as the pipeline labels urgency: critical when
     its probability reaches the critical threshold (chosen on these predictions, as training does)
-    or an emergency rule fires, else the argmax."""
+    or an emergency rule fires that the model does not veto, else the argmax."""
     from training.train import choose_thresholds
     from triage.rules import EmergencyRules
 
@@ -107,7 +119,10 @@ def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.n
     keep = scored_rows(ds, oof, "urgency")
     cl, y, p = oof["classes"]["urgency"], np.array(ds.labels["urgency"], dtype=object)[keep], oof["urgency"][keep]
     pred = np.array(cl, dtype=object)[p.argmax(1)]
-    pred[(p[:, cl.index("critical")] >= crit_t) | rule_hit[keep]] = "critical"
+    p_crit, hit = p[:, cl.index("critical")], rule_hit[keep]
+    if config.rule_veto is not None:
+        hit = hit & ((p_crit >= config.rule_veto) | (n_words[keep] < config.rule_veto_min_words))
+    pred[(p_crit >= crit_t) | hit] = "critical"
     crit, flagged = y == "critical", pred == "critical"
     return (f1_score(y, pred, average="macro"), float(flagged[crit].mean()), float(crit[flagged].mean()))
 
@@ -149,11 +164,16 @@ def main() -> int:
                 print(f"| ensemble | SVM + {w:.2f} x complement NB (alpha 0.3) | {cells} | |", flush=True)
             continue
         if group == "urgency":
+            from triage.matching import words
             from triage.rules import EmergencyRules
             from triage.text import normalize, skeleton
 
             rules = EmergencyRules.load(get_settings().emergency_rules_path)
-            hit = np.array([bool(rules.find(skeleton(normalize(t)))) for t in ds.texts])
+            skels = [skeleton(normalize(t)) for t in ds.texts]
+            langs = ds.languages or [None] * len(skels)
+            hit = np.array([any(rules.rules[h.label].urgency == "critical" for h in rules.find(sk, lang))
+                            for sk, lang in zip(skels, langs, strict=True)])
+            n_words = np.array([len(words(sk)) for sk in skels])
             print("\n| urgency variant | urgency F1 (argmax) | urgency F1 (pipeline) | critical recall | "
                   "critical precision | urgency ECE | s |\n|---|---:|---:|---:|---:|---:|---:|")
             for name, config in variants(group).items():
@@ -162,7 +182,7 @@ def main() -> int:
                 keep = scored_rows(ds, oof, "urgency")
                 y, cl, p = np.array(ds.labels["urgency"], dtype=object)[keep], oof["classes"]["urgency"], oof["urgency"][keep]
                 argmax_f1 = f1_score(y, np.array(cl, dtype=object)[p.argmax(1)], average="macro")
-                f1, rec, prec = pipeline_urgency(ds, oof, config, hit)
+                f1, rec, prec = pipeline_urgency(ds, oof, config, hit, n_words)
                 print(f"| {name} | {argmax_f1:.3f} | {f1:.3f} | {rec:.3f} | {prec:.3f} | "
                       f"{ece(p, y, cl):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
             continue

@@ -259,3 +259,20 @@ def test_the_topic_default_reason_is_only_given_when_the_default_was_used(triage
         i = r.reasons.index("authority_from_topic_default")
         assert all(x.endswith("_below_threshold") for x in r.reasons[:i])
         assert not any(x.endswith("_below_threshold") for x in r.reasons[i + 1:])
+
+
+def test_lead_features_see_only_the_first_words_and_are_marked():
+    from triage.model import LeadWords, PrefixWords
+
+    skel = "zdravstvuite! segodnia net sveta, a eshche iama vo dvore i musor ne vyvoziat uzhe nedeliu"
+    lead = LeadWords(k=5, n=4)(skel)
+    assert lead == ["^zdrav", "^segod", "^net", "^sveta"]
+    assert set(w.lstrip("^") for w in lead) < set(PrefixWords(5, (1, 1))(skel))
+    assert LeadWords()("") == []
+
+
+def test_the_shipped_model_explains_with_lead_words(triage_model):
+    """The lead features are a part of the shipped model: an explanation can name them ("^...")."""
+    names = triage_model.model.feature_names()
+    assert any(str(n).startswith("^") for n in names)
+    assert [name for name, _ in triage_model.model.features_.transformer_list] == ["word", "char", "lead", "concept"]

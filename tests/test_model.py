@@ -109,3 +109,27 @@ def test_platt_on_scores_without_any_ranking_keeps_only_the_base_rate():
         warnings.simplefilter("ignore")  # the solver says the constant column is singular
         a, b = _platt(np.zeros(40), np.arange(40) < 10)
     assert a <= 0.0 and 0.2 < 1 / (1 + np.exp(b)) < 0.3
+
+
+def test_a_head_ignores_the_feature_parts_it_is_told_to(data):
+    """The urgency head leaves the lead words out: its weights there are 0 (so prediction stays one
+    product per head), it equals a head fitted on the matrix without those columns, and the other
+    heads still use them."""
+    from triage.model import FEATURE_PARTS
+
+    texts, labels = data
+    heads = {"topic": CalibratedLinearSVC(C=1.0, cv=2), "urgency": CalibratedLinearSVC(C=0.3, cv=2)}
+    m = TriageModel(features=make_features(), heads=heads, ignore={"urgency": ["lead"]}).fit(texts, labels)
+    names = [n for n, _ in m.features_.transformer_list]
+    assert names == list(FEATURE_PARTS)
+    lead = np.array([str(n).startswith("^") for n in m.feature_names()])
+    assert lead.any()
+    assert not m.heads_["urgency"].coef_[:, lead].any()
+    assert m.heads_["topic"].coef_[:, lead].any()
+    X = m.prepare(texts).X
+    ref = CalibratedLinearSVC(C=0.3, cv=2).fit(m._without_parts(X.astype(np.float64), ["lead"]), labels["urgency"])
+    np.testing.assert_allclose(m.heads_["urgency"].coef_, ref.coef_, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown feature part"):
+        TriageModel(features=make_features(), heads=heads, ignore={"urgency": ["laed"]}).fit(texts, labels)
+    # A part switched off in make_features is nothing to ignore.
+    TriageModel(features=make_features(lead_words=0), heads=heads, ignore={"urgency": ["lead"]}).fit(texts, labels)

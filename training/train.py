@@ -44,10 +44,14 @@ from triage.text import clean, normalize, skeleton
 # Per head, the best 3-fold macro-F1 on the train split (var/experiments/model_selection.md).
 # tol: LinearSVC's stopping tolerance, 1e-2 instead of its default 1e-4: out-of-fold macro-F1 and
 # ECE identical to four decimals on every head, training 14% faster (README, "Measured numbers").
+# ignore: feature parts a head does not learn from. Urgency leaves out the lead words (the first
+# eight words, which serve the topic's "main problem" rule): out-of-fold argmax macro-F1 is the same
+# with and without them, and the pipeline's (critical threshold and rules) 0.833 without, 0.828 with
+# (bench/config_variants.py --groups lead,urgency).
 DEFAULT_HEADS = {
     "topic": {"kind": "svm", "C": 1.0, "tol": 1e-2},
     "authority": {"kind": "svm", "C": 1.0, "tol": 1e-2},
-    "urgency": {"kind": "svm", "C": 0.3, "tol": 1e-2},
+    "urgency": {"kind": "svm", "C": 0.3, "tol": 1e-2, "ignore": ["lead"]},
 }
 
 
@@ -196,7 +200,8 @@ def build_model(config: TrainConfig, n: int) -> TriageModel:
         cv = min(3, config.calibration_folds) if n >= config.holdout_above else config.calibration_folds
     heads = {h: make_head(spec.get("kind", "svm"), spec.get("C", 0.5), cv=cv, tol=spec.get("tol", 1e-4))
              for h, spec in config.heads.items()}
-    return TriageModel(features=make_features(**config.features), heads=heads)
+    ignore = {h: tuple(spec["ignore"]) for h, spec in config.heads.items() if spec.get("ignore")}
+    return TriageModel(features=make_features(**config.features), heads=heads, ignore=ignore or None)
 
 
 def _splits(ds: Dataset, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -29,6 +29,7 @@ from triage.settings import get_settings
 from triage.text import normalize, skeleton
 
 HEADS = ("topic", "authority", "urgency")
+FEATURE_PARTS = ("word", "char", "lead", "concept")  # make_features' parts, in the union's order
 
 _WORD = re.compile(r"(?u)\b\w+\b")
 
@@ -51,6 +52,19 @@ class PrefixWords:
         return out
 
 
+class LeadWords:
+    """The message's first ``n`` words, cut to ``k`` letters like :class:`PrefixWords` and marked
+    with a leading "^", so that the model (and an explanation) tells "^svet" in the lead from
+    "svet" anywhere in the message. Picklable."""
+
+    def __init__(self, k: int = 5, n: int = 8):
+        self.k = k
+        self.n = n
+
+    def __call__(self, skel: str) -> list[str]:
+        return ["^" + w[:self.k] for w in _WORD.findall(skel)[:self.n]]
+
+
 def make_features(
     word_ngrams: tuple[int, int] = (1, 2),
     char_ngrams: tuple[int, int] = (2, 5),
@@ -60,10 +74,15 @@ def make_features(
     concept_weight: float = 0.5,
     lexicon_path: str | None = None,
     word_prefix: int = 5,
+    lead_words: int = 8,
+    lead_weight: float = 1.0,
 ) -> FeatureUnion:
     """Sparse TF-IDF word and character n-grams over the skeleton view, plus cross-lingual
-    concept features from the lexicon (weight 0 turns them off). Words are cut to their first
-    ``word_prefix`` letters (0 keeps whole words): chosen by cross-validation on the train split."""
+    concept features from the lexicon (weight 0 turns them off), plus the words of the message's
+    lead (its first ``lead_words`` words, 0 turns them off) as features of their own: a post with
+    several problems is labelled by its main one, which people mostly name first. Words are cut to
+    their first ``word_prefix`` letters (0 keeps whole words). All chosen by cross-validation on the
+    train split."""
     common = dict(min_df=min_df, sublinear_tf=True, lowercase=False, dtype=np.float32)
     if word_prefix > 0:
         word = TfidfVectorizer(analyzer=PrefixWords(word_prefix, word_ngrams),
@@ -77,6 +96,9 @@ def make_features(
                                            max_features=max_char_features, **common)),
     ]
     weights = {"word": 1.0, "char": 1.0}
+    if lead_words > 0 and lead_weight > 0:
+        parts.append(("lead", TfidfVectorizer(analyzer=LeadWords(word_prefix or 1000, lead_words), **common)))
+        weights["lead"] = lead_weight
     if concept_weight > 0:
         lexicon = ConceptLexicon.load(lexicon_path or get_settings().lexicon_path)
         parts.append(("concept", TfidfVectorizer(analyzer=lexicon, sublinear_tf=True, dtype=np.float32)))
@@ -238,9 +260,13 @@ class TriageModel(BaseEstimator):
     arbitrary label values). ``predict_proba(prepared)`` returns head -> (n, n_classes) matrix.
     """
 
-    def __init__(self, features: FeatureUnion | None = None, heads: Mapping[str, BaseEstimator] | None = None):
+    def __init__(self, features: FeatureUnion | None = None, heads: Mapping[str, BaseEstimator] | None = None,
+                 ignore: Mapping[str, Sequence[str]] | None = None):
         self.features = features
         self.heads = heads
+        # Per head, feature parts (names in the union: word, char, lead, concept) it does not learn
+        # from: its weights there stay 0, so prediction is the same one product for every head.
+        self.ignore = ignore
 
     def prepare(self, texts: Sequence[str]) -> Prepared:
         normalized = [normalize(t) for t in texts]
@@ -278,13 +304,39 @@ class TriageModel(BaseEstimator):
             _, counts = np.unique(y[known].astype(str), return_counts=True)
             if (counts >= (getattr(est, "cv", None) or 1)).sum() < 2:
                 continue  # fewer than two labels it can calibrate: nothing to learn in this (fold's) fit
-            est.fit(X if known.all() else X[known], y[known].astype(str))
+            Xh = self._without_parts(X, (self.ignore or {}).get(head, ()))
+            est.fit(Xh if known.all() else Xh[known], y[known].astype(str))
             _shrink(est)
             self.heads_[head] = est
         if not self.heads_:
             raise ValueError("no head has any label")
         self.classes_ = {h: list(map(str, est.classes_)) for h, est in self.heads_.items()}
         return self
+
+    def _without_parts(self, X: sp.csr_matrix, parts: Sequence[str]) -> sp.csr_matrix:
+        """``X`` with the columns of the named feature parts set to zero (a copy; ``X`` itself when
+        there is nothing to drop). A name the union does not have is an error, unless it is one of
+        make_features' parts switched off (a lead of 0 words)."""
+        if not parts:
+            return X
+        names = [name for name, _ in self.features_.transformer_list]
+        unknown = set(parts) - set(names) - set(FEATURE_PARTS)
+        if unknown:
+            raise ValueError(f"unknown feature part(s) {sorted(unknown)}; the model has {names}")
+        start, drop = 0, np.zeros(X.shape[1], dtype=bool)
+        for name, vec in self.features_.transformer_list:
+            vocab = getattr(vec, "vocabulary_", None)
+            width = len(vocab) if isinstance(vocab, dict) else len(vec.get_feature_names_out())
+            drop[start:start + width] = name in parts
+            start += width
+        if start != X.shape[1]:
+            raise RuntimeError(f"feature parts add up to {start} columns, the matrix has {X.shape[1]}")
+        if not drop.any():
+            return X
+        X = X.copy()
+        X.data[drop[X.indices]] = 0.0
+        X.eliminate_zeros()
+        return X
 
     def predict_proba(self, prepared: Prepared) -> dict[str, np.ndarray]:
         return {h: est.predict_proba(prepared.X) for h, est in self.heads_.items()}
