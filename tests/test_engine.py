@@ -273,6 +273,7 @@ def test_lead_features_see_only_the_first_words_and_are_marked():
 
 def test_the_shipped_model_explains_with_lead_words(triage_model):
     """The lead features are a part of the shipped model: an explanation can name them ("^...")."""
-    names = triage_model.model.feature_names()
-    assert any(str(n).startswith("^") for n in names)
     assert [name for name, _ in triage_model.model.features_.transformer_list] == ["word", "char", "lead", "concept"]
+    r = triage_model.classify("Света нет третий день во всём доме, и ещё яма во дворе", explain=True)
+    assert any(f.startswith("^") for f, _ in r.explanation["topic"])
+    assert not any(f.startswith("^") for f, _ in r.explanation["urgency"]), "urgency ignores the lead"

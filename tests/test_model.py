@@ -126,10 +126,40 @@ def test_a_head_ignores_the_feature_parts_it_is_told_to(data):
     assert lead.any()
     assert not m.heads_["urgency"].coef_[:, lead].any()
     assert m.heads_["topic"].coef_[:, lead].any()
-    X = m.prepare(texts).X
-    ref = CalibratedLinearSVC(C=0.3, cv=2).fit(m._without_parts(X.astype(np.float64), ["lead"]), labels["urgency"])
+    X = m.prepare(texts).X.astype(np.float64)
+    X[:, np.flatnonzero(m._part_columns(X, ["lead"]))] = 0
+    ref = CalibratedLinearSVC(C=0.3, cv=2).fit(X, labels["urgency"])
     np.testing.assert_allclose(m.heads_["urgency"].coef_, ref.coef_, atol=1e-5)
     with pytest.raises(ValueError, match="unknown feature part"):
         TriageModel(features=make_features(), heads=heads, ignore={"urgency": ["laed"]}).fit(texts, labels)
     # A part switched off in make_features is nothing to ignore.
     TriageModel(features=make_features(lead_words=0), heads=heads, ignore={"urgency": ["lead"]}).fit(texts, labels)
+
+
+def test_a_model_pickled_before_head_ignores_existed_still_describes_itself(data):
+    import pickle
+
+    texts, labels = data
+    m = TriageModel(features=make_features(lead_words=0)).fit(texts[:200], {"topic": labels["topic"][:200]})
+    del m.__dict__["ignore"]  # as unpickled from an older release
+    old = pickle.loads(pickle.dumps(m))
+    assert old.get_params()["ignore"] is None and "TriageModel" in repr(old)
+    assert old.predict_proba(old.prepare(texts[:3]))["topic"].shape[0] == 3
+
+
+@pytest.mark.parametrize("kind", ["nb", "logreg"])
+def test_an_ignored_part_moves_no_prediction_whatever_the_head(data, kind):
+    """Naive Bayes keeps log-probabilities for features it never saw: without zeroing them, the lead
+    words would still move its predictions."""
+    from triage.model import make_head
+
+    texts, labels = data
+    heads = {"urgency": make_head(kind, 0.3 if kind == "nb" else 1.0)}
+    m = TriageModel(features=make_features(), heads=heads, ignore={"urgency": ["lead"]}).fit(
+        texts, {"urgency": labels["urgency"]})
+    X = m.prepare(texts).X
+    lead = m._part_columns(X, ["lead"])
+    X0 = X.astype(np.float64)
+    X0[:, np.flatnonzero(lead)] = 0
+    est = m.heads_["urgency"]
+    np.testing.assert_allclose(est.predict_proba(X), est.predict_proba(X0), atol=1e-6)

@@ -354,9 +354,13 @@ def test_the_model_vetoes_a_rule_it_is_sure_is_no_emergency(triage_model, lang, 
     assert old.urgency.label == "critical" and "rule_override" in old.reasons and "rule_vetoed" not in old.reasons
 
 
-@pytest.mark.parametrize("text", ["В подъезде сильно пахнет газом!!!", "Стая собак напала на ребенка",
-                                  "Горит мусорный контейнер у дома"])
+@pytest.mark.parametrize("text", [  # long enough for a veto: only the model's probability keeps the rule
+    "Горит мусорный контейнер у нашего дома на Бейбитшилик, огонь уже перекинулся на припаркованную машину",
+    "Strong smell of gas in our stairwell on the third floor, kids are at home, please send someone"])
 def test_a_rule_the_model_does_not_rule_out_still_raises(triage_model, text):
+    from triage.matching import words
+
+    assert len(words(skeleton(normalize(text)))) >= 10
     assert _p_critical(triage_model, text) >= 0.01
     r = _veto_engine(triage_model, 0.01).classify(text, explain=False)
     assert r.urgency.label == "critical" and r.recipient["authority"] == "emergency_service"
@@ -369,15 +373,19 @@ def test_a_short_message_is_taken_at_the_rules_word(triage_model):
     assert _p_critical(triage_model, text) < 0.01
     r = _veto_engine(triage_model, 0.01).classify(text, explain=False)
     assert r.urgency.label == "critical" and "rule_vetoed" not in r.reasons
+    assert r.recipient["authority"] == "emergency_service"
     r = _veto_engine(triage_model, 0.01, min_words=4).classify(text, explain=False)
     assert r.urgency.label != "critical" and "rule_vetoed" in r.reasons
 
 
 def test_the_veto_only_concerns_rules_raising_to_critical(triage_model):
+    text = HARMLESS_HITS[0][1]  # 18 words, the model sure of no emergency
+    assert _p_critical(triage_model, text) < 0.01
+    assert triage_model.classify(text, explain=False).urgency.label == "low"
     t = _veto_engine(triage_model, 0.01)
     t.rules = EmergencyRules({"smoke": {"urgency": "high", "patterns": ["on fire"]}})
-    r = t.classify("this group chat is on fire today 🔥😂", explain=False)
-    assert r.urgency.label in ("high", "critical") and "rule_vetoed" not in r.reasons
+    r = t.classify(text, explain=False)
+    assert r.urgency.label == "high" and "rule_vetoed" not in r.reasons and "rule_override" in r.reasons
 
 
 def test_a_vetoed_message_counts_as_not_auto_routed():
@@ -396,11 +404,14 @@ def test_thresholds_count_only_the_rule_hits_the_model_does_not_veto():
 
     from training.train import Dataset, TrainConfig, choose_thresholds
 
+    long_fire = "Вчера вечером у нас во дворе был пожар, его быстро потушили, теперь уберите мусор"
     texts = (["Горит квартира на третьем этаже, дым"] * 100
-             + ["Вчера вечером у нас во дворе был пожар, его быстро потушили, теперь уберите мусор"] * 100
-             + ["Яма на дороге возле школы"] * 800)
+             + [long_fire] * 100  # vetoed: long and the model sure
+             + [long_fire] * 20  # counted: the model not sure enough
+             + ["Вчера был пожар, уберите мусор"] * 30  # counted: too short for a veto
+             + ["Яма на дороге возле школы"] * 750)
     y = ["critical"] * 100 + ["low"] * 900
-    p_crit = np.r_[np.full(100, 0.9), np.full(100, 0.001), np.full(800, 0.002)]
+    p_crit = np.r_[np.full(100, 0.9), np.full(100, 0.001), np.full(20, 0.05), np.full(30, 0.001), np.full(750, 0.002)]
     oof = {"classes": {"urgency": ["critical", "low"]}, "validated": np.ones(1000, bool),
            "urgency": np.column_stack([p_crit, 1 - p_crit])}
     ds = Dataset(texts=texts, labels={"urgency": y}, languages=["ru"] * 1000, sha256="", paths=[])
@@ -408,7 +419,11 @@ def test_thresholds_count_only_the_rule_hits_the_model_does_not_veto():
     assert all(rules.find(skeleton(normalize(t)), "ru") for t in texts[:200])
     without = choose_thresholds(ds, oof, TrainConfig(rule_veto=None), rules)
     veto = choose_thresholds(ds, oof, TrainConfig(), rules)
+    assert all(rules.find(skeleton(normalize(t)), "ru") for t in texts[:250])
     assert without["rule_veto"] is None and veto["rule_veto"] == {"below": 0.01, "min_words": 10}
-    assert without["validation"]["critical_precision"] == 0.5
-    assert veto["validation"]["critical_precision"] == 1.0
+    assert without["validation"]["critical_precision"] == 100 / 250
+    assert veto["validation"]["critical_precision"] == 100 / 150
     assert veto["validation"]["critical_recall"] == without["validation"]["critical_recall"] == 1.0
+    # A rule that raises to "high" flags nothing as critical, vetoed or not.
+    high = EmergencyRules({"fire": {"urgency": "high", "patterns": ["пожар*", "горит"]}})
+    assert choose_thresholds(ds, oof, TrainConfig(rule_veto=None), high)["validation"]["critical_precision"] == 1.0

@@ -260,6 +260,8 @@ class TriageModel(BaseEstimator):
     arbitrary label values). ``predict_proba(prepared)`` returns head -> (n, n_classes) matrix.
     """
 
+    ignore = None  # what a model pickled before ``ignore`` existed reads (get_params, repr)
+
     def __init__(self, features: FeatureUnion | None = None, heads: Mapping[str, BaseEstimator] | None = None,
                  ignore: Mapping[str, Sequence[str]] | None = None):
         self.features = features
@@ -304,8 +306,20 @@ class TriageModel(BaseEstimator):
             _, counts = np.unique(y[known].astype(str), return_counts=True)
             if (counts >= (getattr(est, "cv", None) or 1)).sum() < 2:
                 continue  # fewer than two labels it can calibrate: nothing to learn in this (fold's) fit
-            Xh = self._without_parts(X, (self.ignore or {}).get(head, ()))
+            drop = self._part_columns(X, (self.ignore or {}).get(head, ()))
+            Xh = X
+            if drop is not None:  # the ignored parts' columns zeroed for this head's fit
+                Xh = X.copy()
+                Xh.data[drop[Xh.indices]] = 0.0
+                Xh.eliminate_zeros()
             est.fit(Xh if known.all() else Xh[known], y[known].astype(str))
+            if drop is not None:
+                # A linear SVM or logistic regression learns (near) zero weights there anyway; naive
+                # Bayes keeps class-dependent log-probabilities for features it never saw. Zeroed,
+                # the ignored columns add the same (nothing) to every class at prediction.
+                for attr in ("coef_", "feature_log_prob_"):
+                    if hasattr(est, attr):
+                        getattr(est, attr)[:, drop] = 0
             _shrink(est)
             self.heads_[head] = est
         if not self.heads_:
@@ -313,12 +327,12 @@ class TriageModel(BaseEstimator):
         self.classes_ = {h: list(map(str, est.classes_)) for h, est in self.heads_.items()}
         return self
 
-    def _without_parts(self, X: sp.csr_matrix, parts: Sequence[str]) -> sp.csr_matrix:
-        """``X`` with the columns of the named feature parts set to zero (a copy; ``X`` itself when
-        there is nothing to drop). A name the union does not have is an error, unless it is one of
-        make_features' parts switched off (a lead of 0 words)."""
+    def _part_columns(self, X: sp.csr_matrix, parts: Sequence[str]) -> np.ndarray | None:
+        """A boolean mask of ``X``'s columns that belong to the named feature parts (None when none
+        do). A name the union does not have is an error, unless it is one of make_features' parts
+        switched off (a lead of 0 words)."""
         if not parts:
-            return X
+            return None
         names = [name for name, _ in self.features_.transformer_list]
         unknown = set(parts) - set(names) - set(FEATURE_PARTS)
         if unknown:
@@ -331,12 +345,7 @@ class TriageModel(BaseEstimator):
             start += width
         if start != X.shape[1]:
             raise RuntimeError(f"feature parts add up to {start} columns, the matrix has {X.shape[1]}")
-        if not drop.any():
-            return X
-        X = X.copy()
-        X.data[drop[X.indices]] = 0.0
-        X.eliminate_zeros()
-        return X
+        return drop if drop.any() else None
 
     def predict_proba(self, prepared: Prepared) -> dict[str, np.ndarray]:
         return {h: est.predict_proba(prepared.X) for h, est in self.heads_.items()}
