@@ -111,7 +111,7 @@ def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.n
     its probability reaches the critical threshold (chosen on these predictions, as training does)
     or an emergency rule fires that the model does not veto, else the argmax."""
     from training.train import choose_thresholds
-    from triage.rules import EmergencyRules
+    from triage.rules import EmergencyRules, rule_vetoed
 
     rules = EmergencyRules.load(get_settings().emergency_rules_path)
     crit_t = choose_thresholds(ds, {k: oof[k] for k in ("classes", "validated", "urgency")}, config,
@@ -119,9 +119,8 @@ def pipeline_urgency(ds: Dataset, oof: dict, config: TrainConfig, rule_hit: np.n
     keep = scored_rows(ds, oof, "urgency")
     cl, y, p = oof["classes"]["urgency"], np.array(ds.labels["urgency"], dtype=object)[keep], oof["urgency"][keep]
     pred = np.array(cl, dtype=object)[p.argmax(1)]
-    p_crit, hit = p[:, cl.index("critical")], rule_hit[keep]
-    if config.rule_veto is not None:
-        hit = hit & ((p_crit >= config.rule_veto) | (n_words[keep] < config.rule_veto_min_words))
+    p_crit = p[:, cl.index("critical")]
+    hit = rule_hit[keep] & ~rule_vetoed(p_crit, n_words[keep], config.rule_veto_spec())
     pred[(p_crit >= crit_t) | hit] = "critical"
     crit, flagged = y == "critical", pred == "critical"
     return (f1_score(y, pred, average="macro"), float(flagged[crit].mean()), float(crit[flagged].mean()))
@@ -171,8 +170,7 @@ def main() -> int:
             rules = EmergencyRules.load(get_settings().emergency_rules_path)
             skels = [skeleton(normalize(t)) for t in ds.texts]
             langs = ds.languages or [None] * len(skels)
-            hit = np.array([any(rules.rules[h.label].urgency == "critical" for h in rules.find(sk, lang))
-                            for sk, lang in zip(skels, langs, strict=True)])
+            hit = np.array([rules.raises_critical(sk, lang) for sk, lang in zip(skels, langs, strict=True)])
             n_words = np.array([len(words(sk)) for sk in skels])
             print("\n| urgency variant | urgency F1 (argmax) | urgency F1 (pipeline) | critical recall | "
                   "critical precision | urgency ECE | s |\n|---|---:|---:|---:|---:|---:|---:|")

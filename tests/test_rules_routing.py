@@ -427,3 +427,15 @@ def test_thresholds_count_only_the_rule_hits_the_model_does_not_veto():
     # A rule that raises to "high" flags nothing as critical, vetoed or not.
     high = EmergencyRules({"fire": {"urgency": "high", "patterns": ["пожар*", "горит"]}})
     assert choose_thresholds(ds, oof, TrainConfig(rule_veto=None), high)["validation"]["critical_precision"] == 1.0
+
+
+def test_the_veto_condition_is_one_function_for_one_message_and_for_many():
+    import numpy as np
+
+    from triage.rules import rule_vetoed
+
+    veto = {"below": 0.01, "min_words": 10}
+    p, n = np.array([0.005, 0.005, 0.02, 0.005]), np.array([10, 9, 30, 30])
+    assert rule_vetoed(p, n, veto).tolist() == [True, False, False, True]
+    assert [bool(rule_vetoed(a, b, veto)) for a, b in zip(p, n, strict=True)] == [True, False, False, True]
+    assert rule_vetoed(p, n, None).tolist() == [False] * 4 and rule_vetoed(0.0, 50, None) is False

@@ -36,7 +36,7 @@ from triage.model import (
     make_head,
     ovr_proba,
 )
-from triage.rules import EmergencyRules
+from triage.rules import EmergencyRules, rule_vetoed
 from triage.settings import get_settings
 from triage.text import clean, normalize, skeleton
 
@@ -110,6 +110,10 @@ class TrainConfig:
     # words: on short ones the model's certainty is extrapolation.
     rule_veto: float | None = 0.01
     rule_veto_min_words: int = 10
+
+    def rule_veto_spec(self) -> dict | None:
+        """The veto as the manifest records it and ``triage.rules.rule_vetoed`` reads it."""
+        return None if self.rule_veto is None else {"below": self.rule_veto, "min_words": self.rule_veto_min_words}
     # Language ID: Kazakh weighs more in the fit, so folded Kazakh mixed with Russian words reads as
     # Kazakh (3-fold CV on train: folded Kazakh 0.951 -> 0.974, Russian 0.981 -> 0.978).
     langid_class_weight: dict[str, float] = field(default_factory=lambda: {"kk": 8.0})
@@ -382,12 +386,11 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
         y = np.array(ds.labels["urgency"], dtype=object)
         p = oof["urgency"][:, classes["urgency"].index("critical")]
         langs = ds.languages or [None] * len(ds.texts)
-        rule_hit = np.array([bool(validated[i]) and any(rules.rules[h.label].urgency == "critical"
-                                                        for h in rules.find(skeleton(normalize(t)), langs[i]))
-                             for i, t in enumerate(ds.texts)])
-        if config.rule_veto is not None:  # as the engine does: no hit counts where the model is sure
-            n_words = np.array([len(words(skeleton(normalize(t)))) for t in ds.texts])
-            rule_hit &= (p >= config.rule_veto) | (n_words < config.rule_veto_min_words)
+        skels = [skeleton(normalize(t)) for t in ds.texts]
+        rule_hit = np.array([bool(v) and rules.raises_critical(sk, lang)
+                             for v, sk, lang in zip(validated, skels, langs, strict=True)])
+        veto = config.rule_veto_spec()
+        rule_hit &= ~rule_vetoed(p, np.array([len(words(sk)) for sk in skels]), veto)  # as the engine does
         is_crit = (y == "critical") & validated
         grid = [float(round(t, 2)) for t in np.arange(0.5, 0.019, -0.01)]
 
@@ -407,8 +410,7 @@ def choose_thresholds(ds: Dataset, oof: dict, config: TrainConfig, rules: Emerge
             crit_t = grid[-1]
         flagged = ((p >= crit_t) | rule_hit) & validated
         out["critical_threshold"] = crit_t
-        out["rule_veto"] = (None if config.rule_veto is None
-                            else {"below": config.rule_veto, "min_words": config.rule_veto_min_words})
+        out["rule_veto"] = veto
         out["validation"]["critical_recall"] = float(flagged[is_crit].mean())
         out["validation"]["critical_precision"] = float(is_crit[flagged].mean()) if flagged.any() else 0.0
     for h in heads:

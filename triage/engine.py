@@ -19,7 +19,7 @@ from triage.errors import InvalidTextError, ModelLoadError
 from triage.matching import words
 from triage.model import HEADS, TriageModel
 from triage.routing import RULE_VETOED, RoutingTable, urgency_route_reason
-from triage.rules import DistrictResolver, EmergencyRules, raise_urgency
+from triage.rules import DistrictResolver, EmergencyRules, raise_urgency, rule_vetoed
 from triage.settings import Settings, get_settings
 from triage.taxonomy import Taxonomy
 from triage.text import CleanText, clean, message_script
@@ -202,12 +202,10 @@ class Triage:
         rule's words are mostly used in a harmless sense ("yesterday's fire", "on fire today").
         No message of the training data that a rule hits is shorter than 8 words: on a short one
         ("Горящий дом на углу", 0.002) the model's certainty is extrapolation, and the rule holds."""
-        veto = self.rule_veto
-        if veto is None or "urgency" not in probas:
+        classes = self.model.classes_.get("urgency", [])
+        if self.rule_veto is None or "critical" not in classes:
             return False
-        classes = self.model.classes_["urgency"]
-        return ("critical" in classes and probas["urgency"][row][classes.index("critical")] < veto["below"]
-                and len(words(skel)) >= veto["min_words"])
+        return bool(rule_vetoed(probas["urgency"][row][classes.index("critical")], len(words(skel)), self.rule_veto))
 
     def _explain(self, head: str, label: str, idx: np.ndarray, data: np.ndarray) -> list[tuple[str, float]]:
         """The features that pushed ``head`` towards ``label`` most: value x weight, top EXPLAIN_K.

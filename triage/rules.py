@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from triage.config_files import ConfigError, GazetteerFile, RulesFile, load_config
 from triage.matching import Hit, PatternMatcher, compile_pattern, word_spans, words
 from triage.text import normalize, skeleton
@@ -77,6 +79,10 @@ class EmergencyRules:
                 best[h.label] = h
         return [best[r] for r in self.rules if r in best]
 
+    def raises_critical(self, skel: str, language: str | None = None) -> bool:
+        """True when a rule that raises urgency to critical hits ``skel``."""
+        return any(self.rules[h.label].urgency == "critical" for h in self.find(skel, language))
+
     def _mask_harmless(self, skel: str) -> str:
         """``skel`` with the words of each harmless phrase written together (only spaces between
         them: "smoke, detector is screaming" is no smoke detector) replaced by underscores of the
@@ -96,6 +102,15 @@ class EmergencyRules:
                 chars[a:b] = "_" * (b - a)
             masked = True
         return "".join(chars) if masked else skel  # the same object: ``find`` need not match again
+
+
+def rule_vetoed(p_critical, n_words, veto: Mapping | None):
+    """Where the model vetoes an emergency rule raising urgency to critical: it gives critical less
+    than ``veto["below"]`` in a message of at least ``veto["min_words"]`` words (scalars or arrays;
+    the engine asks per message, training for every validation message). ``veto`` None: nowhere."""
+    if veto is None:
+        return np.zeros(np.shape(p_critical), dtype=bool) if np.ndim(p_critical) else False
+    return (np.asarray(p_critical) < veto["below"]) & (np.asarray(n_words) >= veto["min_words"])
 
 
 def raise_urgency(current: str | None, proposed: str | None) -> str | None:
